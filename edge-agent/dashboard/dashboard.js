@@ -55,6 +55,11 @@ function fmtUsd(v) {
   if (v === 0) return '0';
   return v >= 0.01 ? v.toFixed(4) : v.toPrecision(3);
 }
+/** Axis ticks in dollars: few significant digits, no trailing zeros. */
+function fmtAxisUsd(v) {
+  if (v === 0) return '0';
+  return Number(v.toPrecision(2)).toString();
+}
 /** `tier-c2-m4096` → { vcpu: 2, memoryMb: 4096 }, used only when the plan does not say. */
 function parseTierKey(key) {
   const m = /c(\d+(?:_\d+)?)-m(\d+)/.exec(key);
@@ -132,10 +137,10 @@ function timeChart(id, series, extra = {}) {
   const opts = {
     width: chartWidth(el),
     height: 180,
-    legend: { show: series.length > 1 },
+    legend: { show: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
-    series: [{}, ...series],
+    series: [{}, ...series.map((x) => ({ points: { show: false }, ...x }))],
     axes: [{}, { size: 50 }],
     ...extra,
   };
@@ -158,9 +163,10 @@ function initCharts() {
     ],
     {
       scales: { x: { time: true }, '%': { range: [0, 100] } },
-      axes: [{}, { scale: 'usd', size: 60, values: (_, vals) => vals.map((v) => fmtUsd(v)) }, { scale: '%', side: 1, grid: { show: false }, size: 40 }],
+      axes: [{}, { scale: 'usd', size: 64, values: (_, vals) => vals.map((v) => fmtAxisUsd(v)) }, { scale: '%', side: 1, grid: { show: false }, size: 40 }],
     },
   );
+  renderLegend(document.getElementById('chart-cost'), ['cumulative cost $', 'deadline met %'], { 'cumulative cost $': '#d97706', 'deadline met %': '#1a7f4b' });
   rebuildFitChart();
   rebuildBatchChart();
   addEventListener('resize', () => {
@@ -176,8 +182,8 @@ function rebuildFitChart() {
   const fits = planFits();
   const series = [];
   for (const f of fits) {
-    series.push({ label: f.target, stroke: colourOf(f.target), width: 2 });
-    series.push({ label: `${f.target} q95`, stroke: colourOf(f.target), width: 1, dash: [4, 4], show: f.q95Ms !== undefined });
+    series.push({ label: f.target, stroke: colourOf(f.target), width: 2, points: { show: false } });
+    series.push({ label: `${f.target} q95`, stroke: colourOf(f.target), width: 1, dash: [4, 4], points: { show: false }, show: f.q95Ms !== undefined });
   }
   const u = new uPlot(
     {
@@ -236,14 +242,14 @@ function batchData(targets) {
   return [b.t, ...targets.map((t) => b.target.map((bt, i) => (bt === t ? b.size[i] : null)))];
 }
 
-function renderLegend(el, targets) {
+function renderLegend(el, targets, colours = {}) {
   let legend = el.nextElementSibling?.classList.contains('legend') ? el.nextElementSibling : null;
   if (!legend) {
     legend = document.createElement('div');
     legend.className = 'legend hint';
     el.after(legend);
   }
-  legend.innerHTML = targets.map((t) => `<span><i class="swatch" style="background:${colourOf(t)}"></i>${escapeHtml(t)}</span>`).join(' &nbsp; ');
+  legend.innerHTML = targets.map((t) => `<span><i class="swatch" style="background:${colours[t] ?? colourOf(t)}"></i>${escapeHtml(t)}</span>`).join(' &nbsp; ');
 }
 
 function escapeHtml(s) {
