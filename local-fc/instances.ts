@@ -1,0 +1,178 @@
+/**
+ * FC instances of one tier: worker threads running the handler, one request per instance at a
+ * time (instanceConcurrency 1), scaled out on demand up to a limit and reclaimed after idling
+ * for the keep-alive. A new instance is a real cold start: the worker imports the code and runs
+ * the initializer (model load) before its first invocation.
+ */
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import type { Tier } from '../shared/tiers.ts';
+import type { FromInstance, InstanceInit } from './protocol.ts';
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
+/**
+ * tsx's ESM register API by absolute URL. `execArgv: ['--import', 'tsx']` does not work for
+ * worker threads on Node 20 (the worker's entry resolves before the hooks are in place), so a
+ * tiny eval'd bootstrap registers tsx and then imports the real entry, whatever the cwd, also
+ * under vitest.
+ */
+const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json')).href.replace(/package\.json$/, 'dist/esm/api/index.mjs');
+const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+
+/** What one invocation produced. `unhandled` = crash, failed initializer or function timeout. */
+export type InvokeResult =
+  | { readonly kind: 'ok'; readonly body: string; readonly handlerMs: number; readonly memoryMb: number }
+  | { readonly kind: 'handled'; readonly errorMessage: string; readonly errorType: string; readonly stackTrace: string[]; readonly handlerMs: number; readonly memoryMb: number }
+  | { readonly kind: 'unhandled'; readonly errorMessage: string; readonly errorType: string; readonly handlerMs: number; readonly memoryMb: number };
+
+export interface PoolOptions {
+  readonly tier: Tier;
+  readonly handlerModule: string;
+  /** Instances this tier may run at once; beyond it requests get 429. */
+  readonly maxInstances: number;
+  /** An instance idle this long is reclaimed (the next request cold-starts). */
+  readonly keepAliveMs: number;
+  readonly accountId: string;
+}
+
+let nextInstance = 0;
+
+/** One worker thread = one FC instance. */
+export class Instance {
+  readonly id: string;
+  readonly worker: Worker;
+  /** Resolves with the initializer's duration when the instance can serve; rejects if it cannot. */
+  readonly ready: Promise<number>;
+  busy = true;
+  dead = false;
+  idleTimer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private pending: { id: number; resolve: (r: InvokeResult) => void; start: number } | undefined;
+  private lastMemoryMb = 0;
+
+  constructor(opts: PoolOptions, onExit: (i: Instance) => void) {
+    const t = opts.tier;
+    this.id = `c-${t.functionName.slice(-12)}-${process.pid}-${++nextInstance}`;
+    const init: InstanceInit = {
+      handlerModule: opts.handlerModule,
+      functionName: t.functionName,
+      instanceId: this.id,
+      memoryMb: t.memoryMb,
+      timeoutS: t.timeoutS,
+      region: t.region,
+      accountId: opts.accountId,
+      hasInitializer: !!t.initializer,
+    };
+    // The handler sizes its intra-op thread pool from this; more threads than cores only thrash.
+    const vcpu = Math.max(1, Math.min(Math.ceil(t.vcpu), availableParallelism()));
+    const env = { ...process.env, ...t.environmentVariables, FC_INSTANCE_VCPU: String(vcpu), FC_FUNCTION_NAME: t.functionName, FC_FUNCTION_MEMORY_SIZE: String(t.memoryMb), FC_INSTANCE_ID: this.id };
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: init, env, stderr: false });
+    this.worker.unref(); // idle instances must not keep the process alive
+    this.ready = new Promise<number>((resolve, reject) => {
+      const onMsg = (m: FromInstance) => {
+        if (m.type === 'ready') resolve(m.initMs);
+        else if (m.type === 'init-error') reject(new Error(`initializer failed: ${m.errorType}: ${m.errorMessage}`));
+      };
+      this.worker.on('message', onMsg);
+      this.worker.once('exit', (code) => reject(new Error(`instance exited with code ${code} during start`)));
+    });
+    this.ready.catch(() => {}); // observed by invoke(); avoid an unhandled rejection
+    this.worker.on('message', (m: FromInstance) => {
+      if ((m.type === 'result' || m.type === 'error') && this.pending?.id === m.id) {
+        const p = this.pending;
+        this.pending = undefined;
+        this.lastMemoryMb = m.memoryMb;
+        if (m.type === 'result') p.resolve({ kind: 'ok', body: m.body, handlerMs: m.handlerMs, memoryMb: m.memoryMb });
+        else p.resolve({ kind: 'handled', errorMessage: m.errorMessage, errorType: m.errorType, stackTrace: m.stackTrace, handlerMs: m.handlerMs, memoryMb: m.memoryMb });
+      }
+    });
+    this.worker.on('error', () => {}); // surfaced through 'exit'
+    this.worker.once('exit', (code) => {
+      this.dead = true;
+      if (this.pending) {
+        const p = this.pending;
+        this.pending = undefined;
+        p.resolve({ kind: 'unhandled', errorType: 'ProcessExited', errorMessage: `Process exited unexpectedly before completing request (exit code ${code})`, handlerMs: performance.now() - p.start, memoryMb: this.lastMemoryMb });
+      }
+      onExit(this);
+    });
+  }
+
+  /** Run one invocation; the function timeout kills the instance, as FC does. */
+  async invoke(requestId: string, event: Uint8Array, timeoutMs: number): Promise<InvokeResult> {
+    const start = performance.now();
+    try {
+      await this.ready;
+    } catch (err) {
+      return { kind: 'unhandled', errorType: 'InitializationError', errorMessage: (err as Error).message, handlerMs: performance.now() - start, memoryMb: 0 };
+    }
+    return new Promise<InvokeResult>((resolve) => {
+      const id = ++this.seq;
+      const timer = setTimeout(() => {
+        if (this.pending?.id !== id) return;
+        this.pending = undefined;
+        resolve({ kind: 'unhandled', errorType: 'FunctionTimeout', errorMessage: `Function timed out after ${timeoutMs / 1000} seconds`, handlerMs: performance.now() - start, memoryMb: this.lastMemoryMb });
+        void this.worker.terminate();
+      }, timeoutMs);
+      this.pending = { id, start, resolve: (r) => (clearTimeout(timer), resolve(r)) };
+      const copy = new Uint8Array(event); // transfer a private copy; the caller keeps its buffer
+      this.worker.postMessage({ type: 'invoke', id, requestId, event: copy }, [copy.buffer]);
+    });
+  }
+}
+
+/** The instances of one tier. */
+export class TierPool {
+  readonly instances = new Set<Instance>();
+  private closed = false;
+
+  constructor(readonly opts: PoolOptions) {}
+
+  /**
+   * Take an idle instance (warm), or start a new one (cold) if under the limit.
+   * @returns undefined when every allowed instance is busy (the caller answers 429)
+   */
+  acquire(): { instance: Instance; cold: boolean } | undefined {
+    if (this.closed) return undefined;
+    for (const i of this.instances) {
+      if (!i.busy && !i.dead) {
+        i.busy = true;
+        clearTimeout(i.idleTimer);
+        return { instance: i, cold: false };
+      }
+    }
+    if (this.instances.size >= this.opts.maxInstances) return undefined;
+    const i = new Instance(this.opts, (dead) => this.instances.delete(dead));
+    this.instances.add(i);
+    return { instance: i, cold: true };
+  }
+
+  /** Hand an instance back; it is reclaimed after the keep-alive unless reused. */
+  release(i: Instance): void {
+    i.busy = false;
+    if (i.dead || this.closed) return;
+    i.idleTimer = setTimeout(() => {
+      if (!i.busy) {
+        this.instances.delete(i);
+        void i.worker.terminate();
+      }
+    }, this.opts.keepAliveMs);
+    i.idleTimer.unref();
+  }
+
+  /** Instances now alive, and how many of them are busy. */
+  stats(): { instances: number; busy: number } {
+    let busy = 0;
+    for (const i of this.instances) if (i.busy) busy++;
+    return { instances: this.instances.size, busy };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.instances];
+    this.instances.clear();
+    await Promise.all(all.map((i) => (clearTimeout(i.idleTimer), i.worker.terminate())));
+  }
+}
