@@ -431,7 +431,7 @@ function logEvent(kind, text) {
 
 function onStats(s) {
   state.lastStats = s;
-  const t = (pickNum(s, 'wallMs', 'epochMs', 'timestampMs') ?? Date.now()) / 1000;
+  const t = (pickNum(s, 'epochMs', 'timestampMs') ?? Date.now()) / 1000;
   const rate = pickNum(s, 'rateRps', 'arrivalRateRps', 'arrival.rateRps', 'estimates.rateRps', 'rate');
   const bwBps = pickNum(s, 'bandwidthBps', 'uplinkBps', 'link.bandwidthBps', 'estimates.bandwidthBps');
   const bwMbps = pickNum(s, 'uplinkMbps', 'bandwidthMbps', 'link.uplinkMbps', 'estimates.uplinkMbps') ?? (bwBps === undefined ? undefined : bwBps / 1e6);
@@ -462,6 +462,8 @@ function onStats(s) {
   setText('kpi-cost1k', fmtUsd(per1k));
   const replans = pickNum(s, 'replans', 'planVersion');
   if (replans !== undefined) setText('kpi-replans', fmt(replans, 0));
+  const cps = pickNum(s, 'changepoints');
+  if (cps !== undefined) setText('kpi-cps', fmt(Math.max(cps, state.changepoints.length), 0));
 
   // Route shares from the agent's own counters when it has them (complete since start).
   const routes = pick(s, 'routes', 'routeItems', 'byTarget');
@@ -483,20 +485,29 @@ function onDispatch(d) {
   const size = pickNum(d, 'batchSize', 'size', 'items', 'route.batchSize') ?? 0;
   noteTarget(target);
   const b = state.batches;
-  push(b.t, (pickNum(d, 'wallMs', 'epochMs') ?? Date.now()) / 1000, MAX_BATCH_POINTS);
+  push(b.t, (pickNum(d, 'epochMs') ?? Date.now()) / 1000, MAX_BATCH_POINTS);
   push(b.target, target, MAX_BATCH_POINTS);
   push(b.size, size, MAX_BATCH_POINTS);
   if (!pick(state.lastStats, 'routes', 'routeItems', 'byTarget')) state.routeItems.set(target, (state.routeItems.get(target) ?? 0) + size);
-  state.tally.items += size;
-  state.tally.costUsd += pickNum(d, 'costUsd') ?? 0;
-  const ms = pickNum(d, 'wallMs', 'durationMs', 'latencyMs', 'timings.totalMs');
-  logEvent('dispatch', `${size} → ${target}${ms !== undefined && ms < 1e7 ? ` ${ms.toFixed(0)} ms` : ''}`);
+  const predicted = pickNum(d, 'predictedMs');
+  logEvent('dispatch', `${size} → ${target}${predicted !== undefined ? ` (predicted ${predicted.toFixed(0)} ms)` : ''}`);
   renderBatches();
+}
+
+/** A batch came back (or failed): the page's own cost tally, for agents whose stats lack one. */
+function onComplete(d) {
+  const target = pick(d, 'target') ?? '?';
+  const size = pickNum(d, 'batchSize') ?? 0;
+  if (pick(d, 'ok') !== false) state.tally.items += size;
+  state.tally.costUsd += pickNum(d, 'costUsd') ?? 0;
+  const ms = pickNum(d, 'durationMs', 'wallMs');
+  const what = pick(d, 'ok') === false ? `failed: ${pick(d, 'error', 'message') ?? '?'}` : `${ms === undefined ? '' : `${ms.toFixed(0)} ms`}${pick(d, 'coldStart') ? ' (cold start)' : ''}`;
+  logEvent('complete', `${size} on ${target} ${what}`);
 }
 
 function onChangepoint(c) {
   const kind = String(pick(c, 'kind', 'series', 'signal', 'what') ?? 'rate');
-  state.changepoints.push({ t: (pickNum(c, 'wallMs', 'epochMs') ?? Date.now()) / 1000, kind });
+  state.changepoints.push({ t: (pickNum(c, 'epochMs') ?? Date.now()) / 1000, kind });
   setText('kpi-cps', String(state.changepoints.length));
   const before = pickNum(c, 'before', 'fromRps', 'oldRateRps');
   const after = pickNum(c, 'after', 'toRps', 'newRateRps', 'rateRps', 'value');
@@ -535,6 +546,7 @@ function connect() {
   };
   es.addEventListener('stats', (ev) => onStats(parse(ev)));
   es.addEventListener('dispatch', (ev) => onDispatch(parse(ev)));
+  es.addEventListener('complete', (ev) => onComplete(parse(ev)));
   es.addEventListener('changepoint', (ev) => onChangepoint(parse(ev)));
   es.addEventListener('replan', (ev) => onReplan(parse(ev)));
   // Servers that send unnamed events with a `type` field.
@@ -544,6 +556,7 @@ function connect() {
     const body = pick(d, 'data', 'payload') ?? d;
     if (type === 'stats') onStats(body);
     else if (type === 'dispatch') onDispatch(body);
+    else if (type === 'complete') onComplete(body);
     else if (type === 'changepoint') onChangepoint(body);
     else if (type === 'replan') onReplan(body);
   };
