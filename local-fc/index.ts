@@ -4,7 +4,7 @@ export type { LocalFc, LocalFcOptions, LocalFcLogger } from './server.ts';
 export { LOCAL_FC_DEFAULT_ACCESS_KEY_ID, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, localFcAccessKey } from './auth.ts';
 export type { LocalAccessKey } from './auth.ts';
 export type { Ledger, LedgerEntry, LedgerTotals } from './ledger.ts';
-export type { LinkSettings, BpsSource } from './link.ts';
+export type { LinkSettings } from './link.ts';
 export { seededRng } from './faults.ts';
 export type { Faults, FaultsInput, TierFaults, Rng } from './faults.ts';
 export { composeStringToSign, signFc, verifyFcRequest } from './signature.ts';

@@ -5,18 +5,14 @@
  * they would on a device's single cellular uplink.
  */
 import type { IncomingMessage } from 'node:http';
-
-/** Anything that knows the bandwidth at a time, e.g. shared/traces/bandwidth.ts's BandwidthTrace. */
-export interface BpsSource {
-  bpsAt(tMs: number): number;
-}
+import { transferEndMs, type BandwidthTrace } from '../shared/traces/bandwidth.ts';
 
 /** Link settings; each field is optional in updates. */
 export interface LinkSettings {
   /** Constant uplink rate; `null` or 0 removes shaping. Ignored while a trace is set. */
   readonly mbps?: number | null;
   /** Uplink trace, time 0 = when it is set; `null` removes it. */
-  readonly trace?: BpsSource | null;
+  readonly trace?: BandwidthTrace | null;
   /** Round trip added to every invocation (half before the body is read, half before the answer). @default 0 */
   readonly rttMs?: number;
   /** While true new connections are reset, like a dropped uplink. @default false */
@@ -28,12 +24,9 @@ export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
 }
 
-/** Integration step over a trace; bandwidth traces are sampled at ≥ 100 ms, so 10 ms is fine. */
-const STEP_MS = 10;
-
 export class Link {
   private bps: number | undefined;
-  private trace: BpsSource | undefined;
+  private trace: BandwidthTrace | undefined;
   private traceStartMs = 0;
   rttMs = 0;
   outage = false;
@@ -74,20 +67,9 @@ export class Link {
     const start = Math.max(this.nowMs(), this.freeAtMs);
     let t = start;
     if (this.trace) {
-      let bits = bytes * 8;
-      // Walk the trace; an hour of zero bandwidth is treated as a dead link at 1 kbit/s.
-      for (let i = 0; bits > 0 && i < 360_000; i++) {
-        const rate = Math.max(0, this.trace.bpsAt(t - this.traceStartMs));
-        const sliceBits = (rate * STEP_MS) / 1000;
-        if (sliceBits >= bits) {
-          t += (bits / sliceBits) * STEP_MS;
-          bits = 0;
-        } else {
-          bits -= sliceBits;
-          t += STEP_MS;
-        }
-      }
-      if (bits > 0) t += (bits / 1000) * 1000;
+      const end = transferEndMs(this.trace, t - this.traceStartMs, bytes, 0);
+      // A trace that never carries anything: treat as a dead link for an hour rather than forever.
+      t = Number.isFinite(end) ? end + this.traceStartMs : t + 3_600_000;
     } else if (this.bps) {
       t += ((bytes * 8) / this.bps) * 1000;
     }
