@@ -1,0 +1,227 @@
+/**
+ * Local ONNX backend: a pool of worker threads (onnx-worker.ts), each holding one ONNX Runtime
+ * session, serving the `edge` target. One batch per worker at a time, so the pool size is the
+ * number of batches the device runs at once (the scheduler's `edgeWorkers`).
+ *
+ * Workers are TypeScript modules, so each one starts with tsx's loader (`--import tsx`), resolved
+ * to an absolute URL so it works whatever the cwd is and under vitest as well as `tsx main.ts`.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './onnx-worker.ts';
+
+export interface LocalOnnxOptions {
+  /**
+   * Worker threads, i.e. batches run at once. Minimum 1.
+   * @default 1
+   */
+  readonly workers?: number;
+  /**
+   * ONNX Runtime intra-op threads per worker. Minimum 1.
+   * @default 1
+   */
+  readonly intraOpThreads?: number;
+  /**
+   * Model name passed to createBatchInference.
+   * @default 'ocr-rec'
+   */
+  readonly model?: string;
+  /**
+   * Target id the pool answers for.
+   * @default 'edge'
+   */
+  readonly target?: TargetId;
+}
+
+/** The local backend plus what the agent reports about it. */
+export interface LocalOnnxBackend extends InferenceBackend {
+  /** Model load time of each worker, ms. */
+  readonly loadMs: readonly number[];
+  readonly model: string;
+}
+
+const WORKER_URL = new URL('./onnx-worker.ts', import.meta.url);
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+interface Job {
+  readonly id: number;
+  readonly items: readonly BatchItem[];
+  readonly target: TargetId;
+  readonly startedMs: number;
+  readonly resolve: (o: BatchOutcome) => void;
+  readonly reject: (e: BackendError) => void;
+  timer?: NodeJS.Timeout;
+  done: boolean;
+}
+
+interface Slot {
+  worker: Worker;
+  job: Job | null;
+  /** Crashed and not (yet) replaced: takes no jobs. */
+  dead: boolean;
+}
+
+function positiveInt(name: string, v: number | undefined, dflt: number): number {
+  const x = v ?? dflt;
+  if (!Number.isInteger(x) || x < 1) throw new RangeError(`Expected \`${name}\` to be an integer ≥ 1, got \`${String(v)}\``);
+  return x;
+}
+
+function startWorker(init: WorkerInit): Promise<{ worker: Worker; loadMs: number }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_URL, { workerData: init, execArgv: ['--import', TSX_LOADER] });
+    const fail = (err: Error) => {
+      worker.removeAllListeners();
+      void worker.terminate();
+      reject(err);
+    };
+    worker.once('error', fail);
+    worker.once('exit', (code) => fail(new Error(`ONNX worker exited with code ${code} while loading model ${init.model}`)));
+    worker.once('message', (msg: FromWorker) => {
+      worker.removeAllListeners();
+      if (msg.type === 'ready') resolve({ worker, loadMs: msg.loadMs });
+      else fail(new Error(`ONNX worker could not load model ${init.model}: ${msg.type === 'init-error' ? msg.message : msg.type}`));
+    });
+  });
+}
+
+/**
+ * Start the pool; resolves once every worker has loaded the model.
+ * @example
+ * const edge = await createLocalOnnxBackend({ workers: 2, intraOpThreads: 1 });
+ * const out = await edge.run('edge', [{ id: 'a', type: 'image/png', bytes }], { timeoutMs: 500 });
+ */
+export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Promise<LocalOnnxBackend> {
+  const workers = positiveInt('workers', options.workers, 1);
+  const intraOpThreads = positiveInt('intraOpThreads', options.intraOpThreads, 1);
+  const model = options.model ?? 'ocr-rec';
+  const target = options.target ?? 'edge';
+  const init: WorkerInit = { model, intraOpThreads };
+
+  const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(init)));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    for (const r of started) if (r.status === 'fulfilled') void r.value.worker.terminate();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const ok = started as PromiseFulfilledResult<{ worker: Worker; loadMs: number }>[];
+  const slots: Slot[] = [];
+  const waiting: Job[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  const finish = (job: Job, outcome: { ok: BatchOutcome } | { err: BackendError }) => {
+    if (job.done) return;
+    job.done = true;
+    if (job.timer) clearTimeout(job.timer);
+    if ('ok' in outcome) job.resolve(outcome.ok);
+    else job.reject(outcome.err);
+  };
+
+  const pump = () => {
+    for (const slot of slots) {
+      if (slot.job || slot.dead || waiting.length === 0) continue;
+      const job = waiting.shift()!;
+      if (job.done) continue; // timed out while waiting
+      slot.job = job;
+      const msg: ToWorker = { type: 'run', id: job.id, items: job.items.map((it) => ({ id: it.id, type: it.type, bytes: it.bytes })) };
+      slot.worker.postMessage(msg);
+    }
+  };
+
+  const attach = (slot: Slot) => {
+    slot.worker.on('message', (msg: FromWorker) => {
+      const job = slot.job;
+      if (!job || (msg.type !== 'result' && msg.type !== 'error') || msg.id !== job.id) return;
+      slot.job = null; // the worker is free again even if the caller already gave up
+      if (msg.type === 'error') {
+        finish(job, { err: new BackendError('function_error', `edge inference failed: ${msg.message}`, target) });
+      } else {
+        const r = msg.response;
+        if (r.results.length !== job.items.length) {
+          finish(job, { err: new BackendError('bad_response', `edge worker answered ${r.results.length} results for ${job.items.length} items`, target) });
+        } else {
+          finish(job, {
+            ok: {
+              results: r.results,
+              target,
+              batchSize: job.items.length,
+              wallMs: performance.now() - job.startedMs,
+              inferMs: r.inferMs,
+              decodeMs: r.decodeMs,
+              transferMs: 0,
+              billedMs: 0,
+              bytesSent: 0,
+              coldStart: r.coldStart,
+              costUsd: 0,
+            },
+          });
+        }
+      }
+      pump();
+    });
+    const crashed = (why: string) => {
+      const job = slot.job;
+      slot.job = null;
+      slot.dead = true;
+      if (job) finish(job, { err: new BackendError('unavailable', `edge worker ${why}`, target) });
+      if (closed) return;
+      // Replace the dead worker so the pool keeps its size; the new one loads the model first.
+      startWorker(init).then(
+        ({ worker }) => {
+          if (closed) return void worker.terminate();
+          slot.worker = worker;
+          slot.dead = false;
+          attach(slot);
+          pump();
+        },
+        () => {
+          // Stays dead; run() fails fast once no worker is left.
+          if (slots.every((s) => s.dead)) for (const j of waiting.splice(0)) finish(j, { err: new BackendError('unavailable', 'every edge worker crashed', target) });
+        },
+      );
+    };
+    slot.worker.once('error', (err: Error) => crashed(`crashed: ${err.message}`));
+    slot.worker.once('exit', (code) => {
+      if (!closed) crashed(`exited with code ${code}`);
+    });
+  };
+
+  for (const r of ok) {
+    const slot: Slot = { worker: r.value.worker, job: null, dead: false };
+    slots.push(slot);
+    attach(slot);
+  }
+
+  return {
+    kind: 'edge',
+    targets: [target],
+    model,
+    loadMs: ok.map((r) => r.value.loadMs),
+    run(t: TargetId, items: readonly BatchItem[], runOptions: RunOptions): Promise<BatchOutcome> {
+      if (closed) return Promise.reject(new BackendError('closed', 'local ONNX backend is closed', t));
+      if (t !== target) return Promise.reject(new BackendError('unavailable', `local ONNX backend serves ${target}, not ${t}`, t));
+      if (items.length === 0) return Promise.reject(new BackendError('bad_response', 'empty batch', t));
+      if (slots.every((s) => s.dead)) return Promise.reject(new BackendError('unavailable', 'every edge worker crashed', t));
+      return new Promise<BatchOutcome>((resolve, reject) => {
+        const job: Job = { id: nextId++, items, target: t, startedMs: performance.now(), resolve, reject, done: false };
+        const timeoutMs = Math.max(1, runOptions.timeoutMs);
+        job.timer = setTimeout(() => {
+          const busy = slots.filter((s) => s.job).length;
+          finish(job, { err: new BackendError('timeout', `edge batch of ${items.length} took over ${Math.round(timeoutMs)} ms (${busy}/${slots.length} workers busy, ${waiting.length} batches waiting)`, t) });
+        }, timeoutMs);
+        waiting.push(job);
+        pump();
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      const pending = [...waiting.splice(0), ...slots.map((s) => s.job).filter((j): j is Job => !!j)];
+      for (const job of pending) finish(job, { err: new BackendError('closed', 'local ONNX backend closed', target) });
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

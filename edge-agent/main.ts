@@ -1,0 +1,67 @@
+/**
+ * `npm start`: run the edge agent. Reads the configuration (flags, env, --config file), starts
+ * the backends and the HTTP server, prints where it listens, and drains on SIGINT/SIGTERM.
+ */
+import { ConfigError, helpText, loadConfig } from './config.ts';
+import { startAgent } from './service/agent.ts';
+
+async function main(): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`edge-agent: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (loaded.help) {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  const agent = await startAgent(loaded.config);
+  const fc = agent.localFc ? `fc (local FC at ${agent.localFc.url}, ${agent.tiers.length} tiers)` : agent.fcEndpoint ? `fc (${agent.fcEndpoint}, ${agent.tiers.length} tiers)` : null;
+  const live = [...agent.runtime.backendKinds.filter((k) => k !== 'fc').map((k) => (k === 'edge' ? `edge (${loaded.config.model}, ${loaded.config.edgeWorkers} worker${loaded.config.edgeWorkers > 1 ? 's' : ''})` : k)), ...(fc ? [fc] : [])];
+  // Plain lines on stderr for humans and scripts (tests read the URL); JSON logs go to stdout.
+  process.stderr.write(`edge agent listening on ${agent.url}\nbackends: ${live.join(', ')}\n`);
+  agent.logger.info({ url: agent.url, backends: agent.runtime.backendKinds, targets: agent.runtime.targets }, 'listening');
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        agent.logger.warn({ signal: sig }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      agent.logger.info({ signal: sig, pending: agent.runtime.pending }, 'shutting down: draining');
+      agent.shutdown().then(
+        () => {
+          agent.logger.info('shut down');
+          resolve(0);
+        },
+        (err) => {
+          agent.logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+main().then(
+  (code) => {
+    // Let pino flush, then exit even if a stray handle is left open.
+    setTimeout(() => process.exit(code), 50).unref();
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`edge-agent: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof Error && err.cause) process.stderr.write(`  cause: ${(err.cause as Error).message ?? String(err.cause)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,173 @@
+/**
+ * Assembling a running agent from its configuration: tiers and profile, backends (local ONNX or
+ * noop for `edge`; the real FC or an in-process local FC for the tiers), the scheduling core, the
+ * runtime, the HTTP app and its server. main.ts, the tests and the benchmark all start agents
+ * through {@link startAgent}, so they run exactly what a user runs.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { DestinationStream } from 'pino';
+import { Scheduler } from '../core/index.ts';
+import { loadProfile, type Profile } from '../../shared/profile.ts';
+import { loadTiers, DEFAULT_S_YAML, type Tier } from '../../shared/tiers.ts';
+import { startLocalFc, localFcAccessKey, type LocalFc } from '../../local-fc/index.ts';
+import type { InferenceBackend } from '../backends/backend.ts';
+import { createFcBackend } from '../backends/fc.ts';
+import { FcCredentials, resolveFcCredentials } from '../backends/fc-credentials.ts';
+import { createLocalOnnxBackend } from '../backends/local-onnx.ts';
+import { createNoopBackend } from '../backends/noop.ts';
+import { ConfigError, type AgentConfig } from '../config.ts';
+import { createApp } from './app.ts';
+import { createLogger, type Logger } from './logging.ts';
+import { AgentRuntime } from './runtime.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface StartAgentOptions {
+  /** Environment for FC credentials and s.yaml's `${env(...)}`. @default process.env */
+  readonly env?: Env;
+  /** Log destination (a test passes a stream). @default stdout */
+  readonly logDestination?: DestinationStream;
+  /** Options passed to the in-process local FC (tests shape its link or fault it). */
+  readonly localFc?: { readonly maxInstances?: number; readonly keepAliveMs?: number; readonly handlerModule?: string };
+  /** Overrides of the scheduler's options (tests, benchmarks). */
+  readonly scheduler?: Partial<ConstructorParameters<typeof Scheduler>[0]>;
+}
+
+/** A running agent. */
+export interface RunningAgent {
+  /** e.g. `http://127.0.0.1:8080` */
+  readonly url: string;
+  readonly port: number;
+  readonly config: AgentConfig;
+  readonly runtime: AgentRuntime;
+  readonly logger: Logger;
+  /** The in-process local FC, when the agent uses one. */
+  readonly localFc?: LocalFc;
+  /** Where FC calls go: `local <url>`, `https://<account>.<region>.fc.aliyuncs.com`, or none. */
+  readonly fcEndpoint?: string;
+  readonly tiers: readonly Tier[];
+  /** Stop accepting, drain within the grace period, close backends, the local FC and the server. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Start an agent and listen.
+ * @example
+ * const agent = await startAgent(parseConfig({ port: 0, backends: ['noop'] }));
+ * await fetch(`${agent.url}/healthz`);
+ * await agent.shutdown();
+ */
+export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
+  const env = options.env ?? process.env;
+  const logger = createLogger(cfg.logLevel, options.logDestination);
+  const tiers = loadTiers(cfg.sYaml ?? DEFAULT_S_YAML, env);
+  const profile: Profile = loadProfile(cfg.profile);
+
+  const backends: InferenceBackend[] = [];
+  let localFc: LocalFc | undefined;
+  let fcEndpoint: string | undefined;
+  const cleanup = async () => {
+    await Promise.allSettled(backends.map((b) => b.close()));
+    await localFc?.close();
+  };
+
+  try {
+    if (cfg.backends.includes('edge')) {
+      const edge = await createLocalOnnxBackend({ workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, model: cfg.model });
+      backends.push(edge);
+      logger.info({ model: edge.model, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
+    }
+    if (cfg.backends.includes('noop')) backends.push(createNoopBackend());
+    if (cfg.backends.includes('fc')) {
+      const real = !!(cfg.fcAccountId || cfg.access);
+      if (real) {
+        const creds = resolveFcCredentials({ ...env, ...(cfg.fcAccountId ? { FC_ACCOUNT_ID: cfg.fcAccountId } : {}), ...(cfg.fcRegion ? { FC_REGION: cfg.fcRegion } : {}) }, { access: cfg.access });
+        const accountId = cfg.fcAccountId ?? creds?.accountId;
+        const region = cfg.fcRegion ?? creds?.region ?? tiers[0]?.region;
+        if (!creds) throw new ConfigError('FC_ACCOUNT_ID is set but no credentials were found: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or an access alias (--access / SEB_ACCESS)');
+        if (!accountId) throw new ConfigError('the real FC needs an account id: set FC_ACCOUNT_ID (or --fc-account-id)');
+        if (!region) throw new ConfigError('the real FC needs a region: set FC_REGION (or --fc-region)');
+        fcEndpoint = cfg.fcEndpoint ?? `https://${accountId}.${region}.fc.aliyuncs.com`;
+        backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model }));
+        logger.info({ endpoint: fcEndpoint, credentials: creds.source, tiers: tiers.map((t) => t.key) }, 'fc backend up (Alibaba Cloud Function Compute)');
+      } else {
+        localFc = await startLocalFc({ port: 0, tiers, profile, ...options.localFc });
+        const key = localFcAccessKey(env);
+        const credentials = new FcCredentials({ accessKeyId: localFc.accessKeyId, accessKeySecret: key.accessKeySecret, accountId: localFc.accountId, region: localFc.region, source: 'local FC' });
+        fcEndpoint = localFc.url;
+        backends.push(
+          createFcBackend({
+            tiers,
+            endpoint: localFc.url,
+            accountId: localFc.accountId,
+            region: localFc.region,
+            credentials,
+            model: cfg.model,
+          }),
+        );
+        logger.info({ endpoint: localFc.url, tiers: tiers.map((t) => t.key) }, 'fc backend up (local FC in-process)');
+      }
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+
+  const fcTiers = cfg.backends.includes('fc') ? tiers : [];
+  const scheduler = new Scheduler(
+    {
+      tiers: [...fcTiers],
+      profile,
+      edgeWorkers: cfg.backends.includes('edge') || cfg.backends.includes('noop') ? cfg.edgeWorkers : 0,
+      maxBatch: cfg.maxBatch,
+      maxQueue: cfg.maxQueue,
+      ...options.scheduler,
+    },
+    performance.now(),
+  );
+  const runtime = new AgentRuntime({ scheduler, backends, logger, model: cfg.model });
+  const app = createApp(runtime, { defaultDeadlineMs: cfg.defaultDeadlineMs, maxDeadlineMs: cfg.maxDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, token: cfg.token });
+
+  let server: ServerType;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info: AddressInfo) => resolve(info.port));
+    server.once('error', reject);
+  }).catch(async (err) => {
+    await runtime.close();
+    await localFc?.close();
+    throw err;
+  });
+  // Lots of short requests from one client: keep sockets alive longer than the default 5 s.
+  (server! as unknown as { keepAliveTimeout: number }).keepAliveTimeout = 65_000;
+  const hostForUrl = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
+  const url = `http://${hostForUrl === '0.0.0.0' ? '127.0.0.1' : hostForUrl}:${port}`;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    config: cfg,
+    runtime,
+    logger,
+    localFc,
+    fcEndpoint,
+    tiers,
+    shutdown(graceMs = cfg.shutdownGraceMs) {
+      stopping ??= (async () => {
+        // New requests now get 503 from the runtime while in-flight ones finish.
+        await runtime.drain(graceMs);
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+          setTimeout(() => {
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+            r();
+          }, 2000).unref();
+        });
+        await localFc?.close();
+      })();
+      return stopping;
+    },
+  };
+}

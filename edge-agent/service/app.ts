@@ -1,0 +1,124 @@
+/**
+ * The agent's HTTP app (Hono): request ids, the optional bearer token, the body-size limit, the
+ * routes, and the one error shape `{"error": {"code", "message"}}`. It speaks fetch
+ * (`app.request()` in tests) and is served over HTTP by main.ts with @hono/node-server.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { dashboardRoutes } from './dashboard-routes.ts';
+import { HttpError, retryAfterSeconds } from './errors.ts';
+import { inferRoutes } from './infer-routes.ts';
+import type { AgentRuntime } from './runtime.ts';
+import { statusRoutes } from './status-routes.ts';
+
+export interface AppOptions {
+  /**
+   * Deadline budget of a request that names none, ms.
+   * @default 1000
+   */
+  readonly defaultDeadlineMs?: number;
+  /**
+   * Largest budget a request may ask for, ms.
+   * @default 60000
+   */
+  readonly maxDeadlineMs?: number;
+  /**
+   * Largest body accepted (413 above), bytes.
+   * @default 8 MiB
+   */
+  readonly maxBodyBytes?: number;
+  /** Bearer token required on /v1/* and /metrics; none = open. */
+  readonly token?: string;
+  /**
+   * Serve the live dashboard at `/`.
+   * @default true
+   */
+  readonly dashboard?: boolean;
+}
+
+function positive(name: string, v: number | undefined, dflt: number): number {
+  const x = v ?? dflt;
+  if (!Number.isFinite(x) || x <= 0) throw new RangeError(`Expected \`${name}\` to be a finite number > 0, got \`${String(v)}\``);
+  return x;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Paths that need the token when one is configured. */
+function guarded(path: string): boolean {
+  return path.startsWith('/v1/') || path === '/metrics';
+}
+
+/**
+ * Build the app over a runtime.
+ * @example
+ * const app = createApp(runtime, { defaultDeadlineMs: 800 });
+ * const res = await app.request('/v1/infer', { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+ */
+export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono {
+  const defaultDeadlineMs = positive('defaultDeadlineMs', options.defaultDeadlineMs, 1000);
+  const maxDeadlineMs = positive('maxDeadlineMs', options.maxDeadlineMs, 60_000);
+  const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 8 * 1024 * 1024);
+  const tokenDigest = options.token ? digest(options.token) : null;
+  const log = runtime.logger;
+  let nextRequest = 0;
+
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error', { cause: err });
+    if (e.status >= 500 && !(err instanceof HttpError)) log.error({ err, reqId: c.res.headers.get('x-request-id'), path: c.req.path }, 'unhandled error');
+    if (e.status === 503) c.header('Retry-After', retryAfterSeconds(e.retryAfterMs));
+    return c.json(e.toJSON(), e.status);
+  });
+  app.notFound((c) => c.json(new HttpError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
+
+  app.use('*', async (c, next) => {
+    const reqId = c.req.header('x-request-id')?.slice(0, 64) || `r${(nextRequest++).toString(36)}`;
+    c.header('x-request-id', reqId);
+    const t0 = performance.now();
+    await next();
+    // Successes at debug (the hot path); refusals at info so they are seen by default.
+    const status = c.res.status;
+    const line = { reqId, method: c.req.method, path: c.req.path, status, ms: Math.round((performance.now() - t0) * 10) / 10 };
+    if (status >= 500) log.warn(line, 'request failed');
+    else if (status >= 400) log.info(line, 'request refused');
+    else log.debug(line, 'request');
+  });
+
+  if (tokenDigest) {
+    app.use('*', async (c, next) => {
+      if (!guarded(c.req.path)) return next();
+      const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+      // Compare digests: equal length always, so timingSafeEqual never leaks the token's length.
+      if (!m || !timingSafeEqual(digest(m[1].trim()), tokenDigest)) {
+        c.header('WWW-Authenticate', 'Bearer realm="edge-agent"');
+        throw new HttpError(401, 'unauthorized', m ? 'the bearer token is wrong' : 'missing `Authorization: Bearer <token>` header');
+      }
+      return next();
+    });
+  }
+
+  app.use(
+    '/v1/infer/*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c: Context) => c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413),
+    }),
+  );
+  app.use(
+    '/v1/infer',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c: Context) => c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413),
+    }),
+  );
+
+  app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs }));
+  app.route('/', statusRoutes(runtime));
+  if (options.dashboard ?? true) app.route('/', dashboardRoutes());
+  return app;
+}
