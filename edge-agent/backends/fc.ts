@@ -1,0 +1,202 @@
+/**
+ * The FC backend: sends a batch, in the wire format, to one tier's function through the real
+ * `@alicloud/fc2` client (its signed request path), against Alibaba Cloud or the local FC.
+ * FC 3.0 by default (`POST /2023-03-30/functions/{name}/invocations`); FC 2.0's
+ * service/function path as an option. Reports wall time, billed time (x-fc-invocation-duration),
+ * transfer time (wall − function duration), cold starts and cost per call.
+ */
+import { createRequire } from 'node:module';
+import type { Tier } from '../../shared/tiers.ts';
+import { costOf } from '../../shared/pricing.ts';
+import { batchResponseSchema, encodeBatch } from '../../shared/wire/index.ts';
+import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
+import { FcCredentials, FcCredentialsError, resolveFcCredentials } from './fc-credentials.ts';
+import { localFcAccessKey } from '../../local-fc/auth.ts';
+
+/** The slice of `@alicloud/fc2`'s Client this backend uses (the package ships no types). */
+interface Fc2Client {
+  version: string;
+  post(path: string, body: Buffer, headers?: Record<string, string>, queries?: null, opts?: { rawBuf?: boolean }): Promise<{ headers: Record<string, string | undefined>; data: unknown }>;
+}
+type Fc2ClientCtor = new (
+  accountId: string,
+  config: { accessKeyID: string; accessKeySecret: string; securityToken?: string; region: string; endpoint?: string; timeout?: number },
+) => Fc2Client;
+const Fc2Client = createRequire(import.meta.url)('@alicloud/fc2') as Fc2ClientCtor;
+
+export type FcApiVersion = '2023-03-30' | '2016-08-15';
+
+export interface FcBackendOptions {
+  /** Tiers this backend serves (targets = their keys). */
+  readonly tiers: readonly Tier[];
+  /**
+   * FC endpoint override, e.g. the local FC's `http://127.0.0.1:9000`.
+   * @default `https://<accountId>.<region>.fc.aliyuncs.com`
+   */
+  readonly endpoint?: string;
+  /** @default credentials.accountId, else FC_ACCOUNT_ID; a local endpoint needs none */
+  readonly accountId?: string;
+  /** @default credentials.region, else FC_REGION, else the tiers' region */
+  readonly region?: string;
+  /**
+   * @default resolveFcCredentials(process.env); with a local `endpoint` and nothing configured,
+   * the local FC's documented development key
+   */
+  readonly credentials?: FcCredentials;
+  /** @default '2023-03-30' (FC 3.0) */
+  readonly apiVersion?: FcApiVersion;
+  /** FC 2.0 service name (only with apiVersion 2016-08-15). @default 'serverless-edge-batching' */
+  readonly serviceName?: string;
+  /** Model to ask for when RunOptions.model is absent. @default the function's own default */
+  readonly model?: string;
+}
+
+/** An InferenceBackend of kind `fc`. */
+export interface FcBackend extends InferenceBackend {
+  readonly kind: 'fc';
+  /** Base URL calls go to (safe to log). */
+  readonly endpoint: string;
+  readonly apiVersion: FcApiVersion;
+}
+
+function bodyText(data: unknown): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (typeof data === 'string') return data;
+  return JSON.stringify(data);
+}
+
+function parseJson(data: unknown, target: TargetId): unknown {
+  if (data && typeof data === 'object' && !Buffer.isBuffer(data)) return data; // the client parsed it
+  try {
+    return JSON.parse(bodyText(data));
+  } catch (cause) {
+    throw new BackendError('bad_response', `function on ${target} answered something that is not JSON`, target, { cause });
+  }
+}
+
+/** Map what the fc2 client throws to a BackendError. It carries the status only in its message. */
+function toBackendError(err: unknown, target: TargetId, timeoutMs: number): BackendError {
+  if (err instanceof BackendError) return err;
+  const e = err as { message?: string; name?: string; code?: string };
+  const msg = e?.message ?? String(err);
+  const status = Number(/failed with (\d{3})\b/.exec(msg)?.[1]) || undefined;
+  if (status === 429) return new BackendError('throttled', `${target} throttled the call (429 ${e.code ?? ''})`.trim(), target, { cause: err, status });
+  if (status && status >= 500) return new BackendError('unavailable', `${target} failed with ${status} (${e.code ?? 'no code'})`, target, { cause: err, status });
+  if (status) return new BackendError('unavailable', `${target} refused the call with ${status} (${e.code ?? 'no code'}): ${msg}`, target, { cause: err, status });
+  if (e?.name === 'RequestTimeoutError' || /timeout/i.test(msg)) return new BackendError('timeout', `${target} did not answer within ${Math.round(timeoutMs)} ms`, target, { cause: err });
+  return new BackendError('unavailable', `cannot reach ${target}: ${msg}`, target, { cause: err });
+}
+
+/**
+ * Build the FC backend. Configuration errors throw here, not on the first call.
+ * @example
+ * const fc = await startLocalFc();
+ * const backend = createFcBackend({ tiers: loadTiers(), endpoint: fc.url });
+ * const out = await backend.run('tier-c1-m2048', items, { timeoutMs: 2000 });
+ */
+export function createFcBackend(opts: FcBackendOptions): FcBackend {
+  if (opts.tiers.length === 0) throw new TypeError('Expected `tiers` to list at least one tier, got none');
+  const apiVersion = opts.apiVersion ?? '2023-03-30';
+  if (apiVersion !== '2023-03-30' && apiVersion !== '2016-08-15') throw new TypeError(`Expected \`apiVersion\` to be 2023-03-30 or 2016-08-15, got \`${String(apiVersion)}\``);
+  const serviceName = opts.serviceName ?? 'serverless-edge-batching';
+  let creds = opts.credentials ?? resolveFcCredentials(process.env);
+  if (!creds && opts.endpoint) {
+    const k = localFcAccessKey();
+    creds = new FcCredentials({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, source: 'local FC default' });
+  }
+  if (!creds) throw new FcCredentialsError('no FC credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or add a Serverless Devs access alias (`npx s config add`), or give a local FC endpoint');
+  const region = opts.region ?? creds.region ?? process.env.FC_REGION ?? opts.tiers[0].region;
+  const accountId = opts.accountId ?? creds.accountId ?? process.env.FC_ACCOUNT_ID ?? (opts.endpoint ? 'local' : undefined);
+  if (!accountId) throw new FcCredentialsError('no FC account id: set FC_ACCOUNT_ID (the FC endpoint is https://<accountId>.<region>.fc.aliyuncs.com)');
+  const endpoint = opts.endpoint ?? `https://${accountId}.${region}.fc.aliyuncs.com`;
+  const byKey = new Map(opts.tiers.map((t) => [t.key, t]));
+  const credentials = creds;
+  const pending = new Set<(e: BackendError) => void>();
+  let closed = false;
+
+  /** One client per call: the fc2 client's timeout is per client, and ours is per batch. */
+  const clientFor = (timeoutMs: number): Fc2Client => {
+    const c = new Fc2Client(accountId, {
+      accessKeyID: credentials.accessKeyId,
+      accessKeySecret: credentials.accessKeySecret,
+      securityToken: credentials.securityToken,
+      region,
+      endpoint,
+      timeout: Math.max(1, Math.ceil(timeoutMs)),
+    });
+    c.version = apiVersion; // the client prefixes every path with it and signs the result
+    return c;
+  };
+
+  async function run(target: TargetId, items: readonly BatchItem[], options: RunOptions): Promise<BatchOutcome> {
+    if (closed) throw new BackendError('closed', 'the FC backend is closed', target);
+    const tier = byKey.get(target);
+    if (!tier) throw new BackendError('unavailable', `unknown FC target ${target}; this backend serves ${[...byKey.keys()].join(', ')}`, target);
+    if (!(options.timeoutMs > 0)) throw new BackendError('timeout', `no time left for ${target} (timeoutMs ${options.timeoutMs})`, target);
+    const body = encodeBatch(items, options.model ?? opts.model);
+    const path = apiVersion === '2023-03-30' ? `/functions/${tier.functionName}/invocations` : `/services/${serviceName}/functions/${tier.functionName}/invocations`;
+    const client = clientFor(options.timeoutMs);
+    const start = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    let abort: ((e: BackendError) => void) | undefined;
+    // The client's own timeout covers connect and read; this one also covers a stalled upload.
+    const guard = new Promise<never>((_, reject) => {
+      abort = reject;
+      pending.add(reject);
+      timer = setTimeout(() => reject(new BackendError('timeout', `${target} did not answer within ${Math.round(options.timeoutMs)} ms`, target)), options.timeoutMs);
+    });
+    try {
+      const res = await Promise.race([
+        client.post(path, body, { 'x-fc-invocation-type': 'Sync', 'x-fc-log-type': 'None' }, null, { rawBuf: true }).catch((err: unknown) => {
+          throw toBackendError(err, target, options.timeoutMs);
+        }),
+        guard,
+      ]);
+      const wallMs = performance.now() - start;
+      const billedMs = Number(res.headers['x-fc-invocation-duration'] ?? 0) || 0;
+      const errorType = res.headers['x-fc-error-type'];
+      if (errorType) {
+        const d = parseJson(res.data, target) as { errorMessage?: string };
+        throw new BackendError('function_error', `${target} ${errorType}: ${d.errorMessage ?? bodyText(res.data)}`, target, { status: 200 });
+      }
+      const r = batchResponseSchema.safeParse(parseJson(res.data, target));
+      if (!r.success) {
+        const why = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        throw new BackendError('bad_response', `function on ${target} answered a body that is not a BatchResponse: ${why}`, target);
+      }
+      const parsed = r.data;
+      if (parsed.results.length !== items.length) {
+        throw new BackendError('bad_response', `function on ${target} returned ${parsed.results.length} results for ${items.length} items`, target);
+      }
+      return {
+        results: parsed.results,
+        target,
+        batchSize: items.length,
+        wallMs,
+        inferMs: parsed.inferMs,
+        decodeMs: parsed.decodeMs,
+        transferMs: Math.max(0, wallMs - billedMs),
+        billedMs,
+        bytesSent: body.length,
+        coldStart: parsed.coldStart,
+        costUsd: costOf(tier, billedMs, 1).usd,
+      };
+    } finally {
+      clearTimeout(timer);
+      if (abort) pending.delete(abort);
+    }
+  }
+
+  return {
+    kind: 'fc',
+    targets: opts.tiers.map((t) => t.key),
+    endpoint,
+    apiVersion,
+    run,
+    close: async () => {
+      closed = true;
+      for (const reject of [...pending]) reject(new BackendError('closed', 'the FC backend was closed during the call', 'fc'));
+      pending.clear();
+    },
+  };
+}
