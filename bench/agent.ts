@@ -1,0 +1,142 @@
+/**
+ * `npm run bench:agent`: what the agent costs on top of what it wraps, each measured against a
+ * baseline in the same run on loopback.
+ *
+ * 1. Overhead: the agent with the `noop` backend vs a bare Hono server that reads the same body
+ *    and answers JSON — req/s ratio (target ≥ 0.5) and p99 of both.
+ * 2. Local OCR at saturation: the agent with the edge backend only (one worker) under enough
+ *    concurrent clients to fill its batches, vs a raw ONNX Runtime loop (createBatchInference
+ *    in this process, same intra-op threads) at the agent's mean batch size — throughput ratio
+ *    (target ≥ 0.9).
+ *
+ * Flags: --duration <s> (per measurement, default 8), --connections <n> (default 64),
+ * --only overhead|ocr.
+ */
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import autocannon from 'autocannon';
+import { Hono } from 'hono';
+import type { AddressInfo } from 'node:net';
+import { createBatchInference } from '../shared/batch-inference.ts';
+import { parseConfig } from '../edge-agent/config.ts';
+import { startAgent } from '../edge-agent/service/agent.ts';
+import { renderTextLine } from '../test/helpers/render-text.ts';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '64' },
+    only: { type: 'string' },
+  },
+});
+const durationS = Number(values.duration);
+const connections = Number(values.connections);
+if (!(durationS > 0)) throw new RangeError(`Expected \`--duration\` to be a number of seconds > 0, got \`${values.duration}\``);
+if (!Number.isInteger(connections) || connections < 1) throw new RangeError(`Expected \`--connections\` to be an integer ≥ 1, got \`${values.connections}\``);
+
+interface Load {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly total: number;
+}
+
+async function load(url: string, body: Buffer, headers: Record<string, string>, conns: number, seconds: number): Promise<Load> {
+  const r = await autocannon({ url, method: 'POST', body, headers, connections: conns, duration: seconds, pipelining: 1 });
+  return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, total: r.requests.total };
+}
+
+function fmt(l: Load): string {
+  return `${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50Ms.toFixed(1).padStart(6)} ms  p99 ${l.p99Ms.toFixed(1).padStart(6)} ms  non-2xx ${l.non2xx}  errors ${l.errors}`;
+}
+
+async function echoServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = new Hono();
+  app.post('/echo', async (c) => {
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    return c.json({ id: 'x', text: '', bytes: bytes.length });
+  });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/echo`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+async function overhead(png: Buffer): Promise<void> {
+  console.log(`\n[1] agent overhead: noop backend vs bare Hono echo (${connections} connections, ${durationS} s each)`);
+  const echo = await echoServer();
+  const agent = await startAgent(parseConfig({ port: 0, backends: ['noop'], logLevel: 'warn', maxQueue: 100_000 }));
+  const headers = { 'content-type': 'image/png' };
+  try {
+    // Warm both (JIT, sockets) before measuring.
+    await load(echo.url, png, headers, connections, 1);
+    await load(`${agent.url}/v1/infer`, png, headers, connections, 1);
+    const base = await load(echo.url, png, headers, connections, durationS);
+    const ours = await load(`${agent.url}/v1/infer`, png, headers, connections, durationS);
+    console.log(`  bare Hono echo : ${fmt(base)}`);
+    console.log(`  agent (noop)   : ${fmt(ours)}`);
+    console.log(`  ratio req/s agent/echo = ${(ours.rps / base.rps).toFixed(3)}  (target ≥ 0.5)   p99 ${ours.p99Ms.toFixed(1)} ms vs ${base.p99Ms.toFixed(1)} ms`);
+  } finally {
+    await agent.shutdown(1000);
+    await echo.close();
+  }
+}
+
+async function ocr(png: Buffer): Promise<void> {
+  const threads = 1;
+  console.log(`\n[2] local OCR at saturation: agent (edge only, 1 worker, ${threads} intra-op thread) vs raw ONNX Runtime loop`);
+  const agent = await startAgent(parseConfig({ port: 0, backends: ['edge'], edgeWorkers: 1, intraOpThreads: threads, logLevel: 'warn', maxQueue: 100_000, maxDeadlineMs: 600_000 }));
+  let ours: Load;
+  let meanBatch: number;
+  try {
+    // A generous deadline: this measures throughput, so nothing should be refused as late.
+    const headers = { 'content-type': 'image/png', 'x-deadline-ms': '30000' };
+    await load(`${agent.url}/v1/infer`, png, headers, connections, 2);
+    const before = await batchCounts(agent.url);
+    ours = await load(`${agent.url}/v1/infer`, png, headers, connections, durationS);
+    const after = await batchCounts(agent.url);
+    meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
+  } finally {
+    await agent.shutdown(5000);
+  }
+  const b = Math.max(1, Math.round(meanBatch));
+  const raw = await rawLoop(png, b, threads, durationS);
+  console.log(`  agent /v1/infer: ${fmt(ours)}  mean batch ${meanBatch.toFixed(2)}`);
+  console.log(`  raw ORT loop   : ${raw.toFixed(1).padStart(6)} items/s at batch ${b}`);
+  console.log(`  ratio throughput agent/raw = ${(ours.rps / raw).toFixed(3)}  (target ≥ 0.9)`);
+}
+
+/** Batches so far, from the agent's own Prometheus histogram. */
+async function batchCounts(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    const s = /^agent_batch_size_sum\{[^}]*\} ([\d.e+-]+)$/.exec(line);
+    if (s) sum += Number(s[1]);
+    const c = /^agent_batch_size_count\{[^}]*\} ([\d.e+-]+)$/.exec(line);
+    if (c) count += Number(c[1]);
+  }
+  return { sum, count };
+}
+
+async function rawLoop(png: Buffer, batch: number, intraOpThreads: number, seconds: number): Promise<number> {
+  const inf = await createBatchInference({ intraOpThreads });
+  const items = Array.from({ length: batch }, (_, i) => ({ id: String(i), type: 'image/png' as const, bytes: new Uint8Array(png) }));
+  for (let i = 0; i < 3; i++) await inf.run(items); // warm-up
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    await inf.run(items);
+    n += batch;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+const png = await renderTextLine('EDGE-2026 batch');
+console.log(`bench:agent on ${process.version}, ${(await import('node:os')).cpus().length} CPUs, body ${png.length} B PNG`);
+if (!values.only || values.only === 'overhead') await overhead(png);
+if (!values.only || values.only === 'ocr') await ocr(png);
+process.exit(0);

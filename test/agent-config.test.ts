@@ -1,0 +1,135 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, OPTIONS, helpText, loadConfig, parseConfig } from '../edge-agent/config.ts';
+import { HttpError } from '../edge-agent/service/errors.ts';
+import { checkImage, decodeBase64Image, readImages, sniffImageType } from '../edge-agent/service/image-input.ts';
+import { deadlineBudgetMs } from '../edge-agent/service/infer-routes.ts';
+import { renderTextLine } from './helpers/render-text.ts';
+
+function config(argv: string[], env: Record<string, string> = {}) {
+  const r = loadConfig(argv, env);
+  if (r.help) throw new Error('unexpected --help');
+  return r.config;
+}
+
+function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('agent config', () => {
+  it('loadConfig layers defaults < config file < env < flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-cfg-'));
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, 'port: 9100\nedgeWorkers: 3\nmaxQueue: 50\nmodel: other\n');
+    const c = config(['--config', file, '--edge-workers', '2'], { PORT: '9200', AGENT_MAX_QUEUE: '70' });
+    expect(c.port).toBe(9200); // env beats the file
+    expect(c.edgeWorkers).toBe(2); // flag beats the file
+    expect(c.maxQueue).toBe(70); // env beats the file
+    expect(c.model).toBe('other'); // file beats the default
+    expect(c.defaultDeadlineMs).toBe(1000); // default
+    expect(c.backends).toEqual(['edge', 'fc']);
+  });
+
+  it('loadConfig reads a JSON config file and rejects unknown keys in it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-cfg-'));
+    const good = join(dir, 'a.json');
+    writeFileSync(good, JSON.stringify({ backends: 'noop', defaultDeadlineMs: 250 }));
+    expect(config(['--config', good])).toMatchObject({ backends: ['noop'], defaultDeadlineMs: 250 });
+    const bad = join(dir, 'b.json');
+    writeFileSync(bad, JSON.stringify({ edgeWorker: 2 }));
+    expect(thrown(() => config(['--config', bad])).message).toMatch(/unknown option `edgeWorker`/);
+  });
+
+  it('bad values throw a ConfigError naming the option, its flag and env, and the value', () => {
+    const e = thrown(() => config(['--edge-workers=-3']));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toContain('Expected `edgeWorkers` to be an integer 1–64, got `-3`');
+    expect(e.message).toContain('--edge-workers');
+    expect(thrown(() => config([], { PORT: 'abc' })).message).toContain('Expected `port` to be an integer 0–65535, got `abc` (flag --port, env PORT)');
+    expect(thrown(() => config(['--backends', 'edge,gpu'])).message).toContain('got `gpu`');
+    expect(thrown(() => config(['--backends', 'edge,noop'])).message).toMatch(/at most one of edge and noop/);
+    expect(thrown(() => config(['--default-deadline-ms', '90000'])).message).toMatch(/defaultDeadlineMs.*≤ `maxDeadlineMs`/);
+    expect(thrown(() => config(['--nope', '1']))).toBeInstanceOf(ConfigError);
+  });
+
+  it('--help asks for help, and the text lists every option with its env name and default', () => {
+    expect(loadConfig(['--help'], {})).toEqual({ help: true });
+    const text = helpText();
+    for (const o of OPTIONS) {
+      expect(text).toContain(`--${o.flag}`);
+      if (o.env) expect(text).toContain(`env ${o.env}`);
+      if (o.default !== undefined) expect(text).toContain(`default ${o.default}`);
+    }
+  });
+
+  it('parseConfig fills defaults for a partial object (as tests and benches build it)', () => {
+    const c = parseConfig({ port: 0, backends: ['noop'] });
+    expect(c).toMatchObject({ port: 0, host: '127.0.0.1', backends: ['noop'], defaultDeadlineMs: 1000, maxBodyBytes: 8 * 1024 * 1024 });
+  });
+});
+
+describe('agent image input', () => {
+  it('sniffImageType recognises PNG, JPEG and WebP by their magic bytes', async () => {
+    const png = await renderTextLine('AB12');
+    const sharp = (await import('sharp')).default;
+    expect(sniffImageType(png)).toBe('image/png');
+    expect(sniffImageType(await sharp(png).jpeg().toBuffer())).toBe('image/jpeg');
+    expect(sniffImageType(await sharp(png).webp().toBuffer())).toBe('image/webp');
+    expect(sniffImageType(Buffer.from('GIF89a........'))).toBeUndefined();
+  });
+
+  it('checkImage refuses a mislabelled, empty or unsupported image with a 4xx naming it', async () => {
+    const png = await renderTextLine('AB12');
+    expect(checkImage('x', 'image/png', png).type).toBe('image/png');
+    expect(checkImage('x', undefined, png).type).toBe('image/png');
+    const mislabel = thrown(() => checkImage('photo', 'image/jpeg', png)) as HttpError;
+    expect([mislabel.status, mislabel.code]).toEqual([400, 'bad_image']);
+    expect(mislabel.message).toContain('`photo` is declared image/jpeg but its bytes are image/png');
+    expect((thrown(() => checkImage('g', 'image/gif', png)) as HttpError).status).toBe(415);
+    expect((thrown(() => checkImage('e', 'image/png', new Uint8Array())) as HttpError).code).toBe('empty_image');
+    expect((thrown(() => checkImage('t', 'image/png', Buffer.from('not an image at all'))) as HttpError).code).toBe('bad_image');
+  });
+
+  it('decodeBase64Image takes plain and data-URL base64 and refuses junk', async () => {
+    const png = await renderTextLine('AB12');
+    expect(Buffer.from(decodeBase64Image('image', png.toString('base64')).bytes).equals(png)).toBe(true);
+    expect(decodeBase64Image('image', `data:image/png;base64,${png.toString('base64')}`).type).toBe('image/png');
+    expect((thrown(() => decodeBase64Image('image', '***')) as HttpError).code).toBe('bad_base64');
+    expect((thrown(() => decodeBase64Image('image', 42)) as HttpError).status).toBe(400);
+  });
+
+  it('readImages reads raw, multipart (one or many) and JSON bodies', async () => {
+    const a = await renderTextLine('AB12');
+    const b = await renderTextLine('CD34');
+    const raw = await readImages(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'image/png' }, body: a }), false);
+    expect(raw.map((i) => i.bytes.length)).toEqual([a.length]);
+    const form = new FormData();
+    form.append('image', new Blob([a], { type: 'image/png' }), 'a.png');
+    form.append('other', new Blob([b], { type: 'image/png' }), 'b.png');
+    expect((await readImages(new Request('http://x/', { method: 'POST', body: form }), true)).map((i) => i.name)).toEqual(['a.png', 'b.png']);
+    expect((await readImages(new Request('http://x/', { method: 'POST', body: form }), false)).map((i) => i.name)).toEqual(['a.png']);
+    const json = await readImages(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [a.toString('base64'), b.toString('base64')] }) }), true);
+    expect(json.map((i) => i.bytes.length)).toEqual([a.length, b.length]);
+    const bad = await readImages(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }), false).catch((e: HttpError) => e);
+    expect((bad as HttpError).status).toBe(415);
+  });
+
+  it('deadlineBudgetMs takes the header, then the query, then the default, and refuses bad values', () => {
+    const o = { defaultDeadlineMs: 1000, maxDeadlineMs: 5000 };
+    expect(deadlineBudgetMs('250', '900', o)).toBe(250);
+    expect(deadlineBudgetMs(undefined, '900', o)).toBe(900);
+    expect(deadlineBudgetMs(undefined, undefined, o)).toBe(1000);
+    for (const bad of ['0', '-5', 'soon', '1e3x', '6000']) {
+      const e = thrown(() => deadlineBudgetMs(bad, undefined, o)) as HttpError;
+      expect([e.status, e.code]).toEqual([400, 'bad_deadline']);
+      expect(e.message).toContain('X-Deadline-Ms');
+    }
+  });
+});
