@@ -1,7 +1,7 @@
 /**
  * Fault injection for the local FC, per tier (or `*` for all): function errors, forced
  * throttling, slower cold starts and hangs. Randomness comes from an injected Rng so tests and
- * benchmarks are reproducible.
+ * benchmarks are reproducible (shared/rng.ts).
  */
 import { z } from 'zod';
 
@@ -31,19 +31,9 @@ export const faultsSchema = z.record(z.string().min(1), tierFaultsSchema);
 export type Faults = z.infer<typeof faultsSchema>;
 export type FaultsInput = z.input<typeof faultsSchema>;
 
-/** A uniform [0, 1) source. */
-export type Rng = () => number;
-
-/** Small seeded PRNG (mulberry32), so a run with the same seed injects the same faults. */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A uniform [0, 1) source, e.g. shared/rng.ts's Rng. */
+export interface UniformSource {
+  next(): number;
 }
 
 const NONE: TierFaults = tierFaultsSchema.parse({});

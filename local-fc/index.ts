@@ -5,6 +5,5 @@ export { LOCAL_FC_DEFAULT_ACCESS_KEY_ID, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, loc
 export type { LocalAccessKey } from './auth.ts';
 export type { Ledger, LedgerEntry, LedgerTotals } from './ledger.ts';
 export type { LinkSettings } from './link.ts';
-export { seededRng } from './faults.ts';
-export type { Faults, FaultsInput, TierFaults, Rng } from './faults.ts';
+export type { Faults, FaultsInput, TierFaults, UniformSource } from './faults.ts';
 export { composeStringToSign, signFc, verifyFcRequest } from './signature.ts';

@@ -19,7 +19,8 @@ import { FcHttpError } from './errors.ts';
 import { TierPool, type InvokeResult } from './instances.ts';
 import { LedgerBook, type Ledger } from './ledger.ts';
 import { Link, BodyTooLargeError, type LinkSettings } from './link.ts';
-import { faultsFor, faultsSchema, seededRng, type Faults, type FaultsInput, type Rng } from './faults.ts';
+import { faultsFor, faultsSchema, type Faults, type FaultsInput, type UniformSource } from './faults.ts';
+import { Rng } from '../shared/rng.ts';
 import { localFcAccessKey } from './auth.ts';
 
 /** The handler module instances run by default: the project's FC function. */
@@ -61,8 +62,8 @@ export interface LocalFcOptions {
   readonly link?: LinkSettings;
   /** Initial faults. @default none */
   readonly faults?: FaultsInput;
-  /** Source of randomness for faults. @default seededRng(1) */
-  readonly rng?: Rng;
+  /** Source of randomness for faults. @default new Rng(1) (shared/rng.ts) */
+  readonly rng?: UniformSource;
   /** Largest accepted body, bytes. @default 32 MiB (FC's limit) */
   readonly maxBodyBytes?: number;
   readonly logger?: LocalFcLogger;
@@ -124,7 +125,7 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
   const accountId = opts.accountId ?? '1234567890123456';
   const serviceName = opts.serviceName ?? DEFAULT_FC2_SERVICE;
   const handlerModule = opts.handlerModule ?? DEFAULT_HANDLER_MODULE;
-  const rng = opts.rng ?? seededRng(1);
+  const rng = opts.rng ?? new Rng(1);
   const log = opts.logger;
   const link = new Link(opts.link);
   const book = new LedgerBook();
@@ -209,7 +210,7 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
     }
 
     const f = faultsFor(faults, tier.key, tier.functionName);
-    if (f.throttleRate > 0 && rng() < f.throttleRate) throw new FcHttpError(429, 'ResourceExhausted', `function ${tier.functionName} is throttled (injected fault)`);
+    if (f.throttleRate > 0 && rng.next() < f.throttleRate) throw new FcHttpError(429, 'ResourceExhausted', `function ${tier.functionName} is throttled (injected fault)`);
     const pool = pools.get(tier.key)!;
     const got = pool.acquire();
     if (!got) {
@@ -218,7 +219,7 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
     }
     const { instance, cold } = got;
     const start = performance.now();
-    const roll = rng();
+    const roll = rng.next();
     let result: InvokeResult;
     let errorType: string | undefined;
     let batchSize = 1;
@@ -230,7 +231,7 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
       } else {
         result = await instance.invoke(requestId, body, tier.timeoutS * 1000);
       }
-      if (result.kind === 'ok' && f.errorRate > 0 && rng() < f.errorRate) {
+      if (result.kind === 'ok' && f.errorRate > 0 && rng.next() < f.errorRate) {
         if (f.errorMode === '5xx') {
           throw new FcHttpError(500, 'InternalServerError', `injected platform error on ${tier.functionName}`);
         }
