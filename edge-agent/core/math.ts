@@ -1,0 +1,40 @@
+/** Small numeric helpers for the core (no dependencies, no allocation in hot paths). */
+
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** log Γ(x) for x > 0 (Lanczos, g = 7; relative error ~1e-15). */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
+  const z = x - 1;
+  let s = LANCZOS[0];
+  for (let i = 1; i < 9; i++) s += LANCZOS[i] / (z + i);
+  const t = z + 7.5;
+  return HALF_LOG_2PI + (z + 0.5) * Math.log(t) - t + Math.log(s);
+}
+
+/** log(exp(a) + exp(b)) without overflow. */
+export function logAddExp(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
+}
+
+/** Quantile (linear interpolation) of an ascending-sorted array; NaN when empty. */
+export function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Median of a copy of the values (ignores non-finite). */
+export function median(values: readonly number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sortedQuantile(v, 0.5);
+}

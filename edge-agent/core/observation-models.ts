@@ -1,0 +1,215 @@
+/**
+ * Conjugate observation models for BOCPD. Each keeps its sufficient statistics in columns (one
+ * slot per tracked run length) so updates allocate nothing.
+ */
+import { logGamma } from './math.ts';
+import { checkNumber } from './validate.ts';
+
+/** What BOCPD needs of a conjugate model: per-slot prior, predictive, update, move. */
+export interface ObservationModel {
+  /** Make room for `capacity` slots. */
+  resize(capacity: number): void;
+  /** Put the prior into slot i. */
+  setPrior(i: number): void;
+  /** log p(x | slot i's posterior). */
+  logPredictive(i: number, x: number): number;
+  /** Absorb x into slot i. */
+  update(i: number, x: number): void;
+  /** Copy slot `from` into slot `to`. */
+  move(from: number, to: number): void;
+  /** Predictive mean / variance of the next observation under slot i. */
+  mean(i: number): number;
+  variance(i: number): number;
+  priorMean(): number;
+  priorVariance(): number;
+}
+
+/** Normal–Gamma prior on (mean, precision) of Gaussian data. */
+export interface NormalGammaPrior {
+  /** Prior mean. @default 0 */
+  readonly mu: number;
+  /** Pseudo-observations behind the mean. @default 1 */
+  readonly kappa: number;
+  /** Shape of the precision's Gamma. @default 1 */
+  readonly alpha: number;
+  /** Rate of the precision's Gamma (α/β is the prior precision). @default 1 */
+  readonly beta: number;
+}
+
+/**
+ * Normal observations, unknown mean and variance; the predictive is a Student-t with 2α
+ * degrees of freedom, location μ and scale² β(κ+1)/(ακ).
+ */
+export class NormalGammaModel implements ObservationModel {
+  readonly prior: NormalGammaPrior;
+  private mu = new Float64Array(0);
+  private kappa = new Float64Array(0);
+  private alpha = new Float64Array(0);
+  private beta = new Float64Array(0);
+  private count = new Float64Array(0);
+  /** lgamma(α + ½) − lgamma(α) by observation count: α depends only on the count. */
+  private constByCount: number[] = [];
+
+  constructor(prior: Partial<NormalGammaPrior> = {}) {
+    this.prior = {
+      mu: checkNumber('mu', prior.mu ?? 0, -Infinity),
+      kappa: checkNumber('kappa', prior.kappa ?? 1, 0, Infinity, true),
+      alpha: checkNumber('alpha', prior.alpha ?? 1, 0, Infinity, true),
+      beta: checkNumber('beta', prior.beta ?? 1, 0, Infinity, true),
+    };
+  }
+
+  resize(capacity: number): void {
+    this.mu = new Float64Array(capacity);
+    this.kappa = new Float64Array(capacity);
+    this.alpha = new Float64Array(capacity);
+    this.beta = new Float64Array(capacity);
+    this.count = new Float64Array(capacity);
+  }
+
+  setPrior(i: number): void {
+    this.mu[i] = this.prior.mu;
+    this.kappa[i] = this.prior.kappa;
+    this.alpha[i] = this.prior.alpha;
+    this.beta[i] = this.prior.beta;
+    this.count[i] = 0;
+  }
+
+  private gammaConst(c: number): number {
+    let v = this.constByCount[c];
+    if (v === undefined) {
+      const a = this.prior.alpha + c / 2;
+      v = logGamma(a + 0.5) - logGamma(a);
+      if (c < 100_000) this.constByCount[c] = v;
+    }
+    return v;
+  }
+
+  logPredictive(i: number, x: number): number {
+    const k = this.kappa[i];
+    const a = this.alpha[i];
+    const b = this.beta[i];
+    const d = x - this.mu[i];
+    // ν·scale² = 2β(κ+1)/κ
+    const nuS2 = (2 * b * (k + 1)) / k;
+    return this.gammaConst(this.count[i]) - 0.5 * Math.log(Math.PI * nuS2) - (a + 0.5) * Math.log1p((d * d) / nuS2);
+  }
+
+  update(i: number, x: number): void {
+    const k = this.kappa[i];
+    const mu = this.mu[i];
+    const d = x - mu;
+    this.beta[i] += (k * d * d) / (2 * (k + 1));
+    this.mu[i] = (k * mu + x) / (k + 1);
+    this.kappa[i] = k + 1;
+    this.alpha[i] += 0.5;
+    this.count[i] += 1;
+  }
+
+  move(from: number, to: number): void {
+    this.mu[to] = this.mu[from];
+    this.kappa[to] = this.kappa[from];
+    this.alpha[to] = this.alpha[from];
+    this.beta[to] = this.beta[from];
+    this.count[to] = this.count[from];
+  }
+
+  mean(i: number): number {
+    return this.mu[i];
+  }
+
+  /** Student-t variance ν/(ν−2)·scale² (infinite while α ≤ 1). */
+  variance(i: number): number {
+    const a = this.alpha[i];
+    if (a <= 1) return Infinity;
+    return (this.beta[i] * (this.kappa[i] + 1)) / (this.kappa[i] * (a - 1));
+  }
+
+  priorMean(): number {
+    return this.prior.mu;
+  }
+
+  priorVariance(): number {
+    const { alpha: a, beta: b, kappa: k } = this.prior;
+    return a <= 1 ? Infinity : (b * (k + 1)) / (k * (a - 1));
+  }
+}
+
+/** Gamma prior on a Poisson rate (per observation interval). */
+export interface PoissonGammaPrior {
+  /** Shape. @default 1 */
+  readonly alpha: number;
+  /** Rate (pseudo-intervals observed). @default 0.1 */
+  readonly beta: number;
+}
+
+/**
+ * Poisson counts with a Gamma prior on the rate; the predictive is negative binomial:
+ * p(k) = Γ(k+α)/(Γ(α) k!) · (β/(β+1))^α · (1/(β+1))^k.
+ */
+export class PoissonGammaModel implements ObservationModel {
+  readonly prior: PoissonGammaPrior;
+  private alpha = new Float64Array(0);
+  private beta = new Float64Array(0);
+  private readonly lgammaAlpha0: number;
+
+  constructor(prior: Partial<PoissonGammaPrior> = {}) {
+    this.prior = {
+      alpha: checkNumber('alpha', prior.alpha ?? 1, 0, Infinity, true),
+      beta: checkNumber('beta', prior.beta ?? 0.1, 0, Infinity, true),
+    };
+    this.lgammaAlpha0 = logGamma(this.prior.alpha);
+  }
+
+  resize(capacity: number): void {
+    this.alpha = new Float64Array(capacity);
+    this.beta = new Float64Array(capacity);
+  }
+
+  setPrior(i: number): void {
+    this.alpha[i] = this.prior.alpha;
+    this.beta[i] = this.prior.beta;
+  }
+
+  logPredictive(i: number, x: number): number {
+    if (x < 0) return -Infinity;
+    const a = this.alpha[i];
+    const b = this.beta[i];
+    const lgA = a === this.prior.alpha ? this.lgammaAlpha0 : logGamma(a);
+    return logGamma(x + a) - lgA - logGamma(x + 1) + a * Math.log(b / (b + 1)) - x * Math.log1p(b);
+  }
+
+  update(i: number, x: number): void {
+    this.alpha[i] += x;
+    this.beta[i] += 1;
+  }
+
+  move(from: number, to: number): void {
+    this.alpha[to] = this.alpha[from];
+    this.beta[to] = this.beta[from];
+  }
+
+  mean(i: number): number {
+    return this.alpha[i] / this.beta[i];
+  }
+
+  /** Negative-binomial predictive variance α/β·(1 + 1/β). */
+  variance(i: number): number {
+    const b = this.beta[i];
+    return (this.alpha[i] / b) * (1 + 1 / b);
+  }
+
+  /** Posterior of the rate itself (mean α/β, sd √α/β) in slot i. */
+  rate(i: number): { mean: number; sd: number } {
+    return { mean: this.alpha[i] / this.beta[i], sd: Math.sqrt(this.alpha[i]) / this.beta[i] };
+  }
+
+  priorMean(): number {
+    return this.prior.alpha / this.prior.beta;
+  }
+
+  priorVariance(): number {
+    const { alpha: a, beta: b } = this.prior;
+    return (a / b) * (1 + 1 / b);
+  }
+}
