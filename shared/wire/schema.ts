@@ -37,10 +37,10 @@ export type FrameHeader = z.infer<typeof frameHeaderSchema>;
 export const ITEM_ERROR_CODES = [
   'empty_item',
   'too_large',
+  'unrecognised_format',
   'pixel_limit',
   'undecodable_image',
   'type_mismatch',
-  'unsupported_type',
   'inference_failed',
 ] as const;
 export type ItemErrorCode = (typeof ITEM_ERROR_CODES)[number];

@@ -56,10 +56,14 @@ export async function renderTextLine(text: string, opts: RenderOptions = {}): Pr
     .toBuffer();
 }
 
-const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+// Digits and letters without the glyphs that even a reader cannot tell apart in one line of
+// DejaVu Sans without context: 0 O o, 1 I l, J j, and upper/lower pairs drawn the same but for
+// size (C c, S s, V v, W w, X x, Z z). Scoring recognition on those would measure the font,
+// not the pipeline (PP-OCRv4 reads a lone DejaVu '0' as 'O', 'jJ' as 'j').
+export const LINE_ALPHABET = '23456789ABDEFGHKLMNPQRTUYabdefghikmnpqrtuy';
 
 /**
- * A random line of 4-12 characters: digits, upper and lower letters, with at most one inner dash
+ * A random line of 4-12 characters from {@link LINE_ALPHABET}, with at most one inner dash
  * (never leading, trailing or doubled, so the text reads unambiguously).
  */
 export function randomLine(rng: UniformSource, opts: { minChars?: number; maxChars?: number } = {}): string {
@@ -67,7 +71,7 @@ export function randomLine(rng: UniformSource, opts: { minChars?: number; maxCha
   const max = opts.maxChars ?? 12;
   const n = min + Math.floor(rng.next() * (max - min + 1));
   let s = '';
-  for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(rng.next() * ALPHABET.length)];
+  for (let i = 0; i < n; i++) s += LINE_ALPHABET[Math.floor(rng.next() * LINE_ALPHABET.length)];
   if (n >= 4 && rng.next() < 0.6) {
     const at = 1 + Math.floor(rng.next() * (n - 2));
     s = `${s.slice(0, at)}-${s.slice(at)}`;
