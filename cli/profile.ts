@@ -215,10 +215,11 @@ export function chartSpec(profile: Profile, samples: readonly Sample[], tiers: r
     }
   }
   const colour = { field: 'target', type: 'nominal', title: 'target', sort: Object.keys(profile.targets) } as const;
-  const x = { field: 'batch', type: 'quantitative', title: 'batch size (items)', scale: { type: 'log', base: 2 }, axis: { values: [...batchSizes] } } as const;
+  // Linear x: a + k·b must look straight.
+  const x = { field: 'batch', type: 'quantitative', title: 'batch size (items)', scale: { domainMin: 0 }, axis: { values: [...batchSizes], format: 'd' } } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `Latency and cost per batch size — ${profile.source.split(':')[0]}`, fontSize: 13 },
+    title: { text: 'Latency and FC cost against batch size', subtitle: profile.source.slice(0, 140), fontSize: 14, anchor: 'start' },
     config: { font: 'DejaVu Sans', view: { stroke: null } },
     hconcat: [
       {
