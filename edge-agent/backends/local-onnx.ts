@@ -3,8 +3,10 @@
  * session, serving the `edge` target. One batch per worker at a time, so the pool size is the
  * number of batches the device runs at once (the scheduler's `edgeWorkers`).
  *
- * Workers are TypeScript modules, so each one starts with tsx's loader (`--import tsx`), resolved
- * to an absolute URL so it works whatever the cwd is and under vitest as well as `tsx main.ts`.
+ * Workers are TypeScript modules. On Node 20 `execArgv: ['--import', 'tsx']` does not reach a
+ * worker's own module loading ("Unknown file extension .ts"), so each worker starts from a small
+ * eval'd script that registers tsx's ESM hooks (by absolute URL: any cwd, also under vitest) and
+ * then imports onnx-worker.ts.
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -42,8 +44,10 @@ export interface LocalOnnxBackend extends InferenceBackend {
   readonly model: string;
 }
 
-const WORKER_URL = new URL('./onnx-worker.ts', import.meta.url);
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const WORKER_URL = new URL('./onnx-worker.ts', import.meta.url).href;
+// tsx's exports map hides dist/, so locate the package and name its ESM register API directly.
+const TSX_ESM_API = new URL('dist/esm/api/index.mjs', pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'))).href;
+const BOOTSTRAP = `import(${JSON.stringify(TSX_ESM_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 
 interface Job {
   readonly id: number;
@@ -71,19 +75,29 @@ function positiveInt(name: string, v: number | undefined, dflt: number): number 
 
 function startWorker(init: WorkerInit): Promise<{ worker: Worker; loadMs: number }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_URL, { workerData: init, execArgv: ['--import', TSX_LOADER] });
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
+    // Remove only our own listeners: Worker keeps internal ones (they ref its message port).
+    const off = () => {
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      worker.off('message', onMessage);
+    };
     const fail = (err: Error) => {
-      worker.removeAllListeners();
+      off();
       void worker.terminate();
       reject(err);
     };
-    worker.once('error', fail);
-    worker.once('exit', (code) => fail(new Error(`ONNX worker exited with code ${code} while loading model ${init.model}`)));
-    worker.once('message', (msg: FromWorker) => {
-      worker.removeAllListeners();
-      if (msg.type === 'ready') resolve({ worker, loadMs: msg.loadMs });
-      else fail(new Error(`ONNX worker could not load model ${init.model}: ${msg.type === 'init-error' ? msg.message : msg.type}`));
-    });
+    const onError = (err: Error) => fail(err);
+    const onExit = (code: number) => fail(new Error(`ONNX worker exited with code ${code} while loading model ${init.model}`));
+    const onMessage = (msg: FromWorker) => {
+      if (msg.type === 'ready') {
+        off();
+        resolve({ worker, loadMs: msg.loadMs });
+      } else fail(new Error(`ONNX worker could not load model ${init.model}: ${msg.type === 'init-error' ? msg.message : msg.type}`));
+    };
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.on('message', onMessage);
   });
 }
 
