@@ -219,7 +219,7 @@ export function chartSpec(profile: Profile, samples: readonly Sample[], tiers: r
   const x = { field: 'batch', type: 'quantitative', title: 'batch size (items)', scale: { domainMin: 0 }, axis: { values: [...batchSizes], format: 'd' } } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Latency and FC cost against batch size', subtitle: profile.source.slice(0, 140), fontSize: 14, anchor: 'start' },
+    title: { text: 'Latency and FC cost against batch size', subtitle: profile.source.split('; '), fontSize: 14, anchor: 'start' },
     config: { font: 'DejaVu Sans', view: { stroke: null } },
     hconcat: [
       {
@@ -298,7 +298,9 @@ async function renderItems(count: number, seed: number): Promise<BatchItem[]> {
   const rng = new Rng(seed);
   const items: BatchItem[] = [];
   for (let i = 0; i < count; i++) {
-    const png = await renderTextLine(randomLine(rng));
+    // Same length lines: a batch is padded to its widest image, so mixed widths would add noise
+    // that is about the pool, not the target.
+    const png = await renderTextLine(randomLine(rng, { minChars: 8, maxChars: 8 }));
     items.push({ id: `p${i}`, type: 'image/png', bytes: new Uint8Array(png) });
   }
   return items;
