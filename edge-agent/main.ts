@@ -3,7 +3,6 @@
  * the backends and the HTTP server, prints where it listens, and drains on SIGINT/SIGTERM.
  */
 import { ConfigError, helpText, loadConfig } from './config.ts';
-import { startAgent } from './service/agent.ts';
 
 async function main(): Promise<number> {
   let loaded;
@@ -20,6 +19,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${helpText()}\n`);
     return 0;
   }
+  // Loaded only now, so --help and config errors answer without loading ONNX Runtime.
+  const { startAgent } = await import('./service/agent.ts');
   const agent = await startAgent(loaded.config);
   const fc = agent.localFc ? `fc (local FC at ${agent.localFc.url}, ${agent.tiers.length} tiers)` : agent.fcEndpoint ? `fc (${agent.fcEndpoint}, ${agent.tiers.length} tiers)` : null;
   const live = [...agent.runtime.backendKinds.filter((k) => k !== 'fc').map((k) => (k === 'edge' ? `edge (${loaded.config.model}, ${loaded.config.edgeWorkers} worker${loaded.config.edgeWorkers > 1 ? 's' : ''})` : k)), ...(fc ? [fc] : [])];

@@ -102,20 +102,17 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
     });
   }
 
-  app.use(
-    '/v1/infer/*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c: Context) => c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413),
-    }),
-  );
-  app.use(
-    '/v1/infer',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c: Context) => c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413),
-    }),
-  );
+  // The body is left unread, so the connection cannot carry another request: say so, or a
+  // keep-alive client would reuse a socket the server is about to close.
+  const tooLarge = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: (c: Context) => {
+      c.header('Connection', 'close');
+      return c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413);
+    },
+  });
+  app.use('/v1/infer', tooLarge);
+  app.use('/v1/infer/*', tooLarge);
 
   app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs }));
   app.route('/', statusRoutes(runtime));
