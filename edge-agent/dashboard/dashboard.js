@@ -69,7 +69,7 @@ function parseTierKey(key) {
 // ---------------------------------------------------------------- state
 
 const state = {
-  t: [], rate: [], bandwidth: [], queue: [], costUsd: [], attainPct: [],
+  t: [], rate: [], rateEst: [], bandwidth: [], queue: [], costUsd: [], attainPct: [],
   changepoints: [], // { t, kind }
   batches: { t: [], target: [], size: [] },
   targets: ['edge'], // in order of first appearance; edge first
@@ -150,9 +150,15 @@ function timeChart(id, series, extra = {}) {
 }
 
 function initCharts() {
-  timeChart('chart-rate', [{ label: 'req/s', stroke: '#2b6cb0', fill: 'rgba(43,108,176,.12)', width: 2 }], {
-    plugins: [changepointMarkers(/rate|arrival/i)],
-  });
+  timeChart(
+    'chart-rate',
+    [
+      { label: 'observed (5 s window)', stroke: '#2b6cb0', fill: 'rgba(43,108,176,.12)', width: 1.5 },
+      { label: 'estimated (BOCPD segment)', stroke: '#b45309', width: 2 },
+    ],
+    { plugins: [changepointMarkers(/rate|arrival/i)] },
+  );
+  renderLegend(document.getElementById('chart-rate'), ['observed (5 s window)', 'estimated (BOCPD segment)'], { 'observed (5 s window)': '#2b6cb0', 'estimated (BOCPD segment)': '#b45309' });
   timeChart('chart-link', [{ label: 'Mbit/s', stroke: '#059669', width: 2 }], { plugins: [changepointMarkers(/link|band|uplink/i)] });
   timeChart('chart-queue', [{ label: 'queued', stroke: '#9333ea', fill: 'rgba(147,51,234,.10)', width: 2 }]);
   timeChart(
@@ -258,95 +264,125 @@ function escapeHtml(s) {
 
 // ---------------------------------------------------------------- plan normalisation
 
-/** Latency fits per target from the plan: [{ target, aMs, kMs, q95Ms }]. */
+// GET /v1/plan is `{ plan, estimates, queueDepth, busy, replans, changepoints, targets }` where
+// `plan` is the core's Plan (edge share, cloud classes, cost table) and `estimates` its
+// estimators (rate, link, latency fits, tier warm/cold). Other shapes fall back to flat fields.
+
+/** Batch sizes of the cost table (the x axis of the latency-fit chart). */
+function planBatchSizes() {
+  const sizes = pick(state.plan, 'plan.costTable.batchSizes', 'costTable.batchSizes');
+  return Array.isArray(sizes) ? sizes.map(num).filter((b) => b !== undefined) : [];
+}
+
+/** Latency fits per target: [{ target, aMs, kMs, q95Ms }]. */
 function planFits() {
   const p = state.plan;
   if (!p) return [];
-  const src = pick(p, 'estimates.targets', 'estimates.latency', 'targets', 'latency', 'fits', 'estimates.fits');
+  const src = pick(p, 'estimates.latency', 'estimates.targets', 'latency', 'targets', 'fits');
   const out = [];
   for (const [target, f] of entriesOf(src)) {
-    const fit = pick(f, 'fit', 'latency') ?? f;
+    const fit = pick(f, 'fit') ?? f;
     const aMs = pickNum(fit, 'aMs', 'a');
     const kMs = pickNum(fit, 'kMs', 'k');
     if (aMs === undefined || kMs === undefined) continue;
-    out.push({ target, aMs, kMs, q95Ms: pickNum(fit, 'q95Ms', 'residualQ95Ms', 'q95'), maxBatch: pickNum(p, 'maxBatch', 'limits.maxBatch') });
+    out.push({ target, aMs, kMs, q95Ms: pickNum(fit, 'q95Ms', 'residualQ95Ms', 'q95'), maxBatch: Math.max(0, ...planBatchSizes()) || pickNum(p, 'maxBatch') });
   }
   out.sort((a, b) => (a.target === 'edge' ? -1 : b.target === 'edge' ? 1 : 0));
   return out;
+}
+
+/** Cost-table row of a tier: { vcpu, memoryMb, costAt(b) } or undefined. */
+function costRow(key) {
+  const table = pick(state.plan, 'plan.costTable', 'costTable');
+  const sizes = planBatchSizes();
+  const rows = pick(table, 'rows');
+  const row = Array.isArray(rows) ? rows.find((r) => pick(r, 'tier', 'key', 'target') === key) : undefined;
+  if (!row) return undefined;
+  const costs = pick(row, 'costPerRequestUsd');
+  return {
+    vcpu: pickNum(row, 'vcpu'),
+    memoryMb: pickNum(row, 'memoryMb'),
+    costAt(b) {
+      if (!Array.isArray(costs)) return undefined;
+      const i = b === undefined ? -1 : sizes.indexOf(b);
+      if (i >= 0) return num(costs[i]);
+      const all = costs.map(num).filter((v) => v !== undefined);
+      return all.length ? Math.min(...all) : undefined;
+    },
+  };
+}
+
+/** Deadline classes of the cloud plan: [{ deadlineMs, target, batchSize, costPer1000Usd, feasible, totalMs }]. */
+function planClasses() {
+  const p = state.plan;
+  if (!p) return [];
+  const src = pick(p, 'plan.cloud.classes', 'plan.classes', 'classes', 'deadlineClasses');
+  return entriesOf(src, ['budgetMs', 'deadlineMs', 'key', 'id']).map(([k, c]) => {
+    const perReq = pickNum(c, 'costPerRequestUsd', 'costUsdPerRequest');
+    const target = pick(c, 'tier', 'target', 'route.target');
+    return {
+      deadlineMs: pickNum(c, 'budgetMs', 'deadlineMs', 'deadline') ?? num(k),
+      target: target == null ? '–' : String(target),
+      batchSize: pickNum(c, 'batchSize', 'batch'),
+      costPer1000Usd: pickNum(c, 'costPer1000Usd') ?? (perReq === undefined ? undefined : perReq * 1000),
+      feasible: pick(c, 'feasible'),
+      totalMs: pickNum(c, 'totalMs'),
+    };
+  });
+}
+
+/** Tiers some deadline class is routed to (the plan's choice), in class order. */
+function chosenTargets() {
+  const m = new Map();
+  for (const c of planClasses()) if (c.target && c.target !== '–' && !m.has(c.target)) m.set(c.target, c);
+  return m;
 }
 
 /** Tier rows: [{ key, vcpu, memoryMb, warm, aMs, kMs, batchSize, costPer1000Usd, chosen }]. */
 function planTiers() {
   const p = state.plan;
   if (!p) return [];
-  const src = pick(p, 'tiers', 'estimates.tiers', 'plan.tiers');
+  let src = pick(p, 'estimates.tiers', 'tiers');
+  if (!src) {
+    const rows = pick(p, 'plan.costTable.rows', 'costTable.rows');
+    src = Array.isArray(rows) ? rows : [];
+  }
   const fits = new Map(planFits().map((f) => [f.target, f]));
   const chosen = chosenTargets();
+  // Compare every tier at the plan's batch size (the first class's), so the column reads as
+  // "what this tier would cost under the current plan".
+  const planBatch = [...chosen.values()][0]?.batchSize;
   const rows = [];
-  for (const [key, t] of entriesOf(src)) {
+  for (const [key, t] of entriesOf(src, ['tier', 'key', 'target', 'id'])) {
+    if (key === 'edge') continue;
     const fromKey = parseTierKey(key);
-    const warmRaw = pick(t, 'warm', 'isWarm', 'state');
+    const cr = costRow(key);
+    const warmRaw = pick(t, 'state', 'warm', 'isWarm');
     const warm = warmRaw === true || warmRaw === 'warm' ? true : warmRaw === false || warmRaw === 'cold' ? false : undefined;
     const fit = fits.get(key);
-    const batchSize = pickNum(t, 'batchSize', 'planBatchSize', 'plan.batchSize') ?? chosen.get(key)?.batchSize;
-    let cost = pickNum(t, 'costPer1000Usd', 'costPer1kUsd', 'costPerThousandUsd');
-    if (cost === undefined) {
-      const perReq = pickNum(t, 'costPerRequestUsd', 'costUsdPerRequest');
-      if (perReq !== undefined) cost = perReq * 1000;
-    }
-    if (cost === undefined) cost = costTableLookup(key, batchSize);
+    const batchSize = chosen.get(key)?.batchSize ?? planBatch;
+    const perReq = chosen.get(key)?.costPer1000Usd !== undefined ? chosen.get(key).costPer1000Usd / 1000 : cr?.costAt(batchSize);
     const chosenFlag = pick(t, 'chosen', 'isChosen');
     rows.push({
       key,
-      vcpu: pickNum(t, 'vcpu', 'cpu') ?? fromKey.vcpu,
-      memoryMb: pickNum(t, 'memoryMb', 'memorySize') ?? fromKey.memoryMb,
+      vcpu: cr?.vcpu ?? pickNum(t, 'vcpu', 'cpu') ?? fromKey.vcpu,
+      memoryMb: cr?.memoryMb ?? pickNum(t, 'memoryMb', 'memorySize') ?? fromKey.memoryMb,
       warm,
-      aMs: pickNum(t, 'aMs', 'fit.aMs') ?? fit?.aMs,
-      kMs: pickNum(t, 'kMs', 'fit.kMs') ?? fit?.kMs,
+      aMs: fit?.aMs ?? pickNum(t, 'aMs'),
+      kMs: fit?.kMs ?? pickNum(t, 'kMs'),
       batchSize,
-      costPer1000Usd: cost,
+      costPer1000Usd: perReq === undefined ? pickNum(t, 'costPer1000Usd') : perReq * 1000,
       chosen: typeof chosenFlag === 'boolean' ? chosenFlag : chosen.has(key),
     });
   }
   return rows;
 }
 
-/** Cost table tier × batch → cost per request, if the plan carries one. */
-function costTableLookup(key, batchSize) {
-  const table = pick(state.plan, 'costTable', 'estimates.costTable', 'costs');
-  const row = pick(table, key) ?? entriesOf(table).find(([k]) => k === key)?.[1];
-  if (!row) return undefined;
-  if (batchSize !== undefined) {
-    const v = num(pick(row, String(batchSize))) ?? num(Array.isArray(row) ? row[batchSize - 1] : undefined);
-    if (v !== undefined) return v * 1000;
-  }
-  const values = entriesOf(row).map(([, v]) => num(pick(v, 'costPerRequestUsd') ?? v)).filter((v) => v !== undefined);
-  return values.length ? Math.min(...values) * 1000 : undefined;
-}
-
-/** Deadline classes: [{ deadlineMs, target, batchSize, costPer1000Usd }]. */
-function planClasses() {
-  const p = state.plan;
-  if (!p) return [];
-  const src = pick(p, 'classes', 'plan.classes', 'deadlineClasses', 'choices', 'plan.choices', 'perClass');
-  return entriesOf(src, ['deadlineMs', 'key', 'id', 'name']).map(([k, c]) => {
-    const perReq = pickNum(c, 'costPerRequestUsd', 'costUsdPerRequest');
-    return {
-      deadlineMs: pickNum(c, 'deadlineMs', 'deadline', 'classMs') ?? num(k),
-      label: typeof pick(c, 'name', 'label') === 'string' ? pick(c, 'name', 'label') : undefined,
-      target: pick(c, 'target', 'tier', 'route.target') ?? '–',
-      batchSize: pickNum(c, 'batchSize', 'batch', 'maxBatch'),
-      costPer1000Usd: pickNum(c, 'costPer1000Usd') ?? (perReq === undefined ? undefined : perReq * 1000),
-    };
-  });
-}
-
-function chosenTargets() {
-  const m = new Map();
-  for (const c of planClasses()) if (c.target && !m.has(c.target)) m.set(c.target, c);
-  const single = pick(state.plan, 'chosenTier', 'plan.tier', 'tier');
-  if (typeof single === 'string' && !m.has(single)) m.set(single, { target: single });
-  return m;
+/** The edge's part of the plan: { batchSize, capacityRps, rateRps, utilisation }. */
+function planEdge() {
+  const e = pick(state.plan, 'plan.edge', 'edge');
+  if (!e || typeof e !== 'object') return undefined;
+  return { batchSize: pickNum(e, 'batchSize'), capacityRps: pickNum(e, 'capacityRps'), rateRps: pickNum(e, 'rateRps'), utilisation: pickNum(e, 'utilisation') };
 }
 
 // ---------------------------------------------------------------- rendering
@@ -375,14 +411,21 @@ function renderTiers() {
     })
     .join('');
   const classes = planClasses();
-  document.querySelector('#plan tbody').innerHTML = classes
-    .map(
-      (c) => `<tr data-deadline="${c.deadlineMs ?? ''}"><td>${c.label ? escapeHtml(c.label) + ' ' : ''}${c.deadlineMs === undefined ? '' : `≤ ${c.deadlineMs} ms`}</td>
+  const edge = planEdge();
+  const edgeRow = edge
+    ? `<tr data-target="edge"><td>edge share${edge.rateRps !== undefined ? ` · ${fmt(edge.rateRps, 2)} of ${fmt(edge.capacityRps, 1)} req/s` : ''}</td>
+        <td data-col="target"><i class="swatch" style="background:${colourOf('edge')}"></i>edge</td><td>${edge.batchSize ?? '–'}</td><td>0</td></tr>`
+    : '';
+  document.querySelector('#plan tbody').innerHTML =
+    edgeRow +
+    classes
+      .map(
+        (c) => `<tr data-deadline="${c.deadlineMs ?? ''}" class="${c.feasible === false ? 'infeasible' : ''}"><td>cloud ≥ ${c.deadlineMs === undefined ? '?' : fmt(c.deadlineMs, 0)} ms${c.totalMs !== undefined ? ` <span class="hint">(~${fmt(c.totalMs, 0)} ms)</span>` : ''}${c.feasible === false ? ' <span class="hint">infeasible</span>' : ''}</td>
         <td data-col="target"><i class="swatch" style="background:${colourOf(c.target)}"></i>${escapeHtml(c.target)}</td>
         <td>${c.batchSize ?? '–'}</td><td>${fmtUsd(c.costPer1000Usd)}</td></tr>`,
-    )
-    .join('');
-  const version = pick(state.plan, 'version', 'planVersion', 'replans', 'plan.version');
+      )
+      .join('');
+  const version = pick(state.plan, 'plan.version', 'version', 'planVersion');
   setText('plan-note', version === undefined ? '' : `plan #${version}`);
 }
 
@@ -413,7 +456,7 @@ function renderBatches() {
 }
 
 function renderSeries() {
-  charts['chart-rate']?.setData([state.t, state.rate]);
+  charts['chart-rate']?.setData([state.t, state.rate, state.rateEst]);
   charts['chart-link']?.setData([state.t, state.bandwidth]);
   charts['chart-queue']?.setData([state.t, state.queue]);
   charts['chart-cost']?.setData([state.t, state.costUsd, state.attainPct]);
@@ -434,7 +477,8 @@ function onStats(s) {
   const t = (pickNum(s, 'epochMs', 'timestampMs') ?? Date.now()) / 1000;
   const rate = pickNum(s, 'rateRps', 'arrivalRateRps', 'arrival.rateRps', 'estimates.rateRps', 'rate');
   const bwBps = pickNum(s, 'bandwidthBps', 'uplinkBps', 'link.bandwidthBps', 'estimates.bandwidthBps');
-  const bwMbps = pickNum(s, 'uplinkMbps', 'bandwidthMbps', 'link.uplinkMbps', 'estimates.uplinkMbps') ?? (bwBps === undefined ? undefined : bwBps / 1e6);
+  const bwMbps =
+    pickNum(s, 'uplinkMbps', 'bandwidthMbps', 'link.uplinkMbps') ?? (bwBps === undefined ? undefined : bwBps / 1e6) ?? pickNum(state.plan, 'estimates.link.uplinkMbps');
   const queue = pickNum(s, 'queueDepth', 'queue.depth', 'queued', 'queueLength');
   const answered = pickNum(s, 'answered', 'requests.answered', 'completed', 'requests.completed', 'counts.answered', 'served') ?? state.tally.items;
   const met = pickNum(s, 'deadlineMet', 'requests.deadlineMet', 'counts.deadlineMet', 'met');
@@ -448,6 +492,7 @@ function onStats(s) {
 
   push(state.t, t);
   push(state.rate, rate ?? null);
+  push(state.rateEst, pickNum(state.plan, 'estimates.rate.rateRps', 'plan.rateRps') ?? null);
   push(state.bandwidth, bwMbps ?? null);
   push(state.queue, queue ?? null);
   push(state.costUsd, costUsd ?? null);
@@ -506,12 +551,15 @@ function onComplete(d) {
 }
 
 function onChangepoint(c) {
-  const kind = String(pick(c, 'kind', 'series', 'signal', 'what') ?? 'rate');
-  state.changepoints.push({ t: (pickNum(c, 'epochMs') ?? Date.now()) / 1000, kind });
-  setText('kpi-cps', String(state.changepoints.length));
-  const before = pickNum(c, 'before', 'fromRps', 'oldRateRps');
-  const after = pickNum(c, 'after', 'toRps', 'newRateRps', 'rateRps', 'value');
-  logEvent('changepoint', `${kind}${before !== undefined ? ` ${fmt(before, 2)} →` : ''}${after !== undefined ? ` ${fmt(after, 2)}` : ''}`);
+  const kind = String(pick(c, 'stream', 'kind', 'series', 'signal') ?? 'arrivals');
+  // Mark when the change happened (changeAtMs), not when BOCPD became sure of it (atMs); both
+  // are on the agent's monotonic clock, epochMs is the wall time of the event.
+  const epochMs = pickNum(c, 'epochMs') ?? Date.now();
+  const lagMs = (pickNum(c, 'atMs') ?? 0) - (pickNum(c, 'changeAtMs') ?? pickNum(c, 'atMs') ?? 0);
+  state.changepoints.push({ t: (epochMs - Math.max(0, lagMs)) / 1000, kind });
+  setText('kpi-cps', String(Math.max(state.changepoints.length, Number(document.getElementById('kpi-cps').textContent) || 0)));
+  const p = pickNum(c, 'pChange');
+  logEvent('changepoint', `${kind}${lagMs > 0 ? ` ${(lagMs / 1000).toFixed(1)} s ago` : ''}${p !== undefined ? ` (p ${p.toFixed(2)})` : ''}`);
   charts['chart-rate']?.redraw();
   charts['chart-link']?.redraw();
 }
@@ -572,7 +620,7 @@ async function pollPlan() {
       state.plan = await res.json();
       renderTiers();
       renderFits();
-      const rate = pickNum(state.plan, 'estimates.rateRps', 'rateRps');
+      const rate = pickNum(state.plan, 'estimates.rate.rateRps', 'rateRps');
       if (rate !== undefined && state.t.length === 0) setText('kpi-rate', fmt(rate, 2));
       document.body.dataset.planLoaded = 'true';
     }
