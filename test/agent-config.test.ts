@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, OPTIONS, helpText, loadConfig, parseConfig } from '../edge-agent/config.ts';
 import { HttpError } from '../edge-agent/service/errors.ts';
-import { checkImage, decodeBase64Image, readImages, sniffImageType } from '../edge-agent/service/image-input.ts';
+import { bodyOf, checkImage, decodeBase64Image, readImages, sniffImageType } from '../edge-agent/service/image-input.ts';
 import { deadlineBudgetMs } from '../edge-agent/service/infer-routes.ts';
 import { renderTextLine } from './helpers/render-text.ts';
 
@@ -108,16 +108,16 @@ describe('agent image input', () => {
   it('readImages reads raw, multipart (one or many) and JSON bodies', async () => {
     const a = await renderTextLine('AB12');
     const b = await renderTextLine('CD34');
-    const raw = await readImages(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'image/png' }, body: a }), false);
+    const raw = await readImages(bodyOf(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'image/png' }, body: a })), false);
     expect(raw.map((i) => i.bytes.length)).toEqual([a.length]);
     const form = new FormData();
     form.append('image', new Blob([a], { type: 'image/png' }), 'a.png');
     form.append('other', new Blob([b], { type: 'image/png' }), 'b.png');
-    expect((await readImages(new Request('http://x/', { method: 'POST', body: form }), true)).map((i) => i.name)).toEqual(['a.png', 'b.png']);
-    expect((await readImages(new Request('http://x/', { method: 'POST', body: form }), false)).map((i) => i.name)).toEqual(['a.png']);
-    const json = await readImages(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [a.toString('base64'), b.toString('base64')] }) }), true);
+    expect((await readImages(bodyOf(new Request('http://x/', { method: 'POST', body: form })), true)).map((i) => i.name)).toEqual(['a.png', 'b.png']);
+    expect((await readImages(bodyOf(new Request('http://x/', { method: 'POST', body: form })), false)).map((i) => i.name)).toEqual(['a.png']);
+    const json = await readImages(bodyOf(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [a.toString('base64'), b.toString('base64')] }) })), true);
     expect(json.map((i) => i.bytes.length)).toEqual([a.length, b.length]);
-    const bad = await readImages(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }), false).catch((e: HttpError) => e);
+    const bad = await readImages(bodyOf(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' })), false).catch((e: HttpError) => e);
     expect((bad as HttpError).status).toBe(415);
   });
 

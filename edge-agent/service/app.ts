@@ -104,15 +104,23 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
 
   // The body is left unread, so the connection cannot carry another request: say so, or a
   // keep-alive client would reuse a socket the server is about to close.
-  const tooLarge = bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: (c: Context) => {
-      c.header('Connection', 'close');
-      return c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413);
-    },
-  });
-  app.use('/v1/infer', tooLarge);
-  app.use('/v1/infer/*', tooLarge);
+  const tooLarge = (c: Context) => {
+    c.header('Connection', 'close');
+    return c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413);
+  };
+  // Streamed (chunked) bodies are counted as they arrive by Hono's bodyLimit; a declared
+  // Content-Length is checked here without touching `c.req.raw`, which is costly to build.
+  const streamedLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
+  const limitBody = async (c: Context, next: () => Promise<void>) => {
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(declared) > maxBodyBytes) return tooLarge(c);
+      return next();
+    }
+    return streamedLimit(c, next);
+  };
+  app.use('/v1/infer', limitBody);
+  app.use('/v1/infer/*', limitBody);
 
   app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs }));
   app.route('/', statusRoutes(runtime));

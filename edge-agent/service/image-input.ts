@@ -58,9 +58,31 @@ export function decodeBase64Image(name: string, value: unknown): UploadedImage {
   return checkImage(name, declared, Buffer.from(s, 'base64'));
 }
 
+/**
+ * The parts of a request the reader needs. Hono's `c.req` has them; reading through it rather
+ * than `c.req.raw` keeps @hono/node-server from building a full fetch Request per call (a large
+ * share of the agent's per-request cost). {@link bodyOf} adapts a fetch Request.
+ */
+export interface BodySource {
+  header(name: string): string | undefined;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  formData(): Promise<FormData>;
+  json(): Promise<unknown>;
+}
+
+/** A fetch Request as a BodySource. */
+export function bodyOf(req: Request): BodySource {
+  return {
+    header: (name) => req.headers.get(name) ?? undefined,
+    arrayBuffer: () => req.arrayBuffer(),
+    formData: () => req.formData(),
+    json: () => req.json(),
+  };
+}
+
 /** Read every image of a request to /v1/infer (`multi` false) or /v1/infer/batch (`multi` true). */
-export async function readImages(req: Request, multi: boolean): Promise<UploadedImage[]> {
-  const type = mediaType(req.headers.get('content-type') ?? undefined);
+export async function readImages(req: BodySource, multi: boolean): Promise<UploadedImage[]> {
+  const type = mediaType(req.header('content-type'));
   if (type === 'multipart/form-data') {
     let form: FormData;
     try {

@@ -34,14 +34,14 @@ export function inferRoutes(runtime: AgentRuntime, opts: InferRoutesOptions): Ho
 
   app.post('/v1/infer', async (c) => {
     const budgetMs = deadlineBudgetMs(c.req.header('x-deadline-ms'), c.req.query('deadline_ms'), opts);
-    const [image] = await readImages(c.req.raw, false);
+    const [image] = await readImages(c.req, false);
     const answer = await runtime.infer({ type: image.type, bytes: image.bytes }, budgetMs, '/v1/infer');
     return c.json(answer);
   });
 
   app.post('/v1/infer/batch', async (c) => {
     const budgetMs = deadlineBudgetMs(c.req.header('x-deadline-ms'), c.req.query('deadline_ms'), opts);
-    const images = await readImages(c.req.raw, true);
+    const images = await readImages(c.req, true);
     const settled = await Promise.allSettled(images.map((img) => runtime.infer({ type: img.type, bytes: img.bytes }, budgetMs, '/v1/infer/batch')));
     const results: BatchEntry[] = settled.map((s, i) => {
       const name = images[i].name;

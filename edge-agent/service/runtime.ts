@@ -493,6 +493,8 @@ export class AgentRuntime {
     for (const ev of evs) {
       const e = ev as { type?: unknown; kind?: unknown };
       const type = typeof e.type === 'string' ? e.type : typeof e.kind === 'string' ? e.kind : 'core';
+      // The runtime publishes its own `dispatch` (with bytes and timeout); one per batch, not two.
+      if (type === 'dispatch') continue;
       this.events.publish(type, { epochMs: Date.now(), ...(ev as object) });
     }
   }
