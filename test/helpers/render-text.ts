@@ -37,10 +37,10 @@ export interface RenderOptions {
 }
 
 /**
- * Render one line of text, black on white, as a PNG.
+ * Render one line of text, black on white, as an RGB PNG with a white margin.
  * @example const png = await renderTextLine('AB-12cd');
  */
-export async function renderTextLine(text: string, opts: RenderOptions = {}): Promise<Buffer> {
+export async function renderTextLine(text: string, opts: RenderOptions = {}): Promise<Buffer<ArrayBuffer>> {
   const pad = opts.paddingPx ?? 12;
   // Pango markup: escape so '<' or '&' in random text cannot break rendering.
   const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -49,11 +49,13 @@ export async function renderTextLine(text: string, opts: RenderOptions = {}): Pr
     .negate({ alpha: false })
     .png()
     .toBuffer();
-  return sharp(glyphs)
+  const png = await sharp(glyphs)
     .extend({ top: pad, bottom: pad, left: pad, right: pad, background: '#ffffff' })
     .toColourspace('srgb')
     .png()
     .toBuffer();
+  // sharp's buffers own a plain ArrayBuffer; saying so lets callers pass them to fetch/Blob.
+  return png as Buffer<ArrayBuffer>;
 }
 
 // Digits and letters without the glyphs that even a reader cannot tell apart in one line of
