@@ -1,0 +1,208 @@
+/**
+ * The dispatch decision, pure: queue + targets + plan + `nowMs` in, orders out. Nothing here
+ * reads a clock or mutates its input.
+ *
+ * Earliest deadline first. For the most urgent waiting request h:
+ * 1. If even the fastest target's warm mean (transfer + l(1)) cannot finish by h's deadline,
+ *    reject h ('deadline_impossible').
+ * 2. If the edge has a free worker, it takes the largest prefix (≤ the plan's edge batch) whose
+ *    quantile latency + margin meets h's deadline.
+ * 3. Otherwise a cloud batch of n = min(plan batch of h's class, queued) on the plan's tier if it
+ *    meets h's deadline, else the cheapest tier that does. It leaves now when full, or when
+ *    waiting longer would make h miss: now ≥ sendBy = deadline − margin − transfer_q − l_q(n)
+ *    (− cold start). If no tier can make it at n, smaller batches are tried; if none at 1, h
+ *    goes alone to the fastest available target, flagged atRisk.
+ * A batch meeting h's deadline meets every later one (same completion, later deadlines).
+ */
+import { costOf, type PricingTable } from '../../shared/pricing.ts';
+import type { Tier } from '../../shared/tiers.ts';
+import type { LatencyPredictor, TransferPredictor } from './predictors.ts';
+import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
+
+/** One target as decide() sees it. */
+export interface DecideTarget {
+  readonly id: TargetId;
+  readonly isEdge: boolean;
+  /** Batches it may start now (free workers / instance headroom). */
+  readonly freeSlots: number;
+  /** Idle warm instances; starts beyond these are cold. Ignored for the edge. */
+  readonly warmIdle: number;
+  readonly latency: LatencyPredictor;
+  /** Tiers: size, for the cost. */
+  readonly tier?: Pick<Tier, 'vcpu' | 'memoryMb'>;
+}
+
+/** The plan's guidance for decide(). */
+export interface DecidePlan {
+  readonly edgeBatchSize: number;
+  /** Cloud route per class budget, ascending by budget. */
+  readonly classes: readonly { readonly budgetMs: number; readonly tier: TargetId | null; readonly batchSize: number }[];
+  /** False: cloud batches leave only on deadline pressure (the edge is expected to take the load). */
+  readonly sendWhenFull: boolean;
+}
+
+/** Everything decide() reads. */
+export interface DecideState {
+  /** Waiting requests sorted by deadline (earliest first). */
+  readonly queue: readonly QueuedRequest[];
+  /** Healthy targets only. */
+  readonly targets: readonly DecideTarget[];
+  readonly link: TransferPredictor;
+  readonly plan: DecidePlan;
+  readonly quantile: 'q95' | 'q99';
+  readonly safetyMarginMs: number;
+  readonly maxBatch: number;
+  readonly pricing: PricingTable;
+}
+
+interface Slot {
+  readonly t: DecideTarget;
+  free: number;
+  warm: number;
+}
+
+/** The plan class covering a budget: the largest class budget ≤ it (conservative), else the smallest. */
+export function classFor(plan: DecidePlan, budgetMs: number): DecidePlan['classes'][number] | null {
+  const cs = plan.classes;
+  if (cs.length === 0) return null;
+  let pick = cs[0];
+  for (const c of cs) if (c.budgetMs <= budgetMs + 1e-9) pick = c;
+  return pick;
+}
+
+/** Predicted ms from now to results for a batch of n (bytes total) on slot s, at quantile q. */
+function predictOn(s: Slot, n: number, bytes: number, st: DecideState, q: 'mean' | 'q95' | 'q99', cold: boolean): number {
+  const transfer = s.t.isEdge ? 0 : st.link.transferMs(bytes, q);
+  return transfer + s.t.latency.predict(n, q) + (cold ? s.t.latency.coldStartMs : 0);
+}
+
+function isCold(s: Slot): boolean {
+  return !s.t.isEdge && s.warm <= 0;
+}
+
+function costPerRequest(s: Slot, n: number, cold: boolean, pricing: PricingTable): number {
+  if (s.t.isEdge || !s.t.tier) return 0;
+  const ms = s.t.latency.predict(n, 'mean') + (cold ? s.t.latency.coldStartMs : 0);
+  return costOf(s.t.tier, ms, 1, pricing).usd / n;
+}
+
+/**
+ * Decide what to dispatch now.
+ * @example
+ * const d = decide(state, nowMs);
+ * for (const o of d.dispatch) run(o.target, o.requestIds);
+ * if (d.wakeAtMs !== null) setTimer(d.wakeAtMs - nowMs);
+ */
+export function decide(st: DecideState, nowMs: number): Decision {
+  const dispatch: DispatchOrder[] = [];
+  const reject: RejectOrder[] = [];
+  const q = st.queue;
+  const slots: Slot[] = st.targets.map((t) => ({ t, free: t.freeSlots, warm: t.warmIdle }));
+  const edge = slots.find((s) => s.t.isEdge) ?? null;
+  const cloud = slots.filter((s) => !s.t.isEdge);
+  const margin = st.safetyMarginMs;
+  const cum = new Float64Array(st.maxBatch + 1); // cumulative bytes from the head
+  let wakeAtMs: number | null = null;
+  let i = 0;
+
+  // Warm mean of the fastest target for a single request: the bar for "impossible".
+  const fastestMeanMs = (bytes: number): number => {
+    let best = Infinity;
+    for (const s of slots) best = Math.min(best, predictOn(s, 1, bytes, st, 'mean', false));
+    return best;
+  };
+  const take = (target: Slot, n: number, atRisk: boolean, predictedMs: number) => {
+    const ids: string[] = [];
+    for (let j = 0; j < n; j++) ids.push(q[i + j].id);
+    dispatch.push({ target: target.t.id, requestIds: ids, atRisk, predictedMs });
+    target.free--;
+    if (!target.t.isEdge && target.warm > 0) target.warm--;
+    i += n;
+  };
+
+  while (i < q.length) {
+    const head = q[i];
+    const slack = head.deadlineMs - nowMs;
+    const minMean = fastestMeanMs(head.bytes);
+    if (!(minMean <= slack)) {
+      reject.push({
+        requestId: head.id,
+        code: 'deadline_impossible',
+        reason:
+          slack <= 0
+            ? `deadline passed ${(-slack).toFixed(0)} ms ago while queued`
+            : `deadline in ${slack.toFixed(0)} ms, fastest target needs ${Number.isFinite(minMean) ? minMean.toFixed(0) : '∞'} ms`,
+      });
+      i++;
+      continue;
+    }
+    const remaining = q.length - i;
+    const nMax = Math.min(remaining, st.maxBatch);
+    cum[0] = 0;
+    for (let j = 0; j < nMax; j++) cum[j + 1] = cum[j] + q[i + j].bytes;
+
+    // 2. The edge, when a worker is free.
+    if (edge && edge.free > 0) {
+      let n = Math.min(Math.max(1, st.plan.edgeBatchSize), nMax);
+      while (n >= 1 && predictOn(edge, n, cum[n], st, st.quantile, false) + margin > slack) n--;
+      if (n >= 1) {
+        take(edge, n, false, predictOn(edge, n, cum[n], st, st.quantile, false));
+        continue;
+      }
+    }
+
+    // 3. The cloud.
+    const cls = classFor(st.plan, head.deadlineMs - head.arrivalMs);
+    const planned = Math.max(1, Math.min(cls?.batchSize ?? 1, st.maxBatch));
+    const nPlan = Math.min(planned, nMax);
+    const full = st.plan.sendWhenFull && remaining >= planned;
+    let chosen: Slot | null = null;
+    let chosenN = 0;
+    let chosenMs = 0;
+    for (let n = nPlan; n >= 1 && !chosen; n--) {
+      let bestCost = Infinity;
+      for (const s of cloud) {
+        if (s.free <= 0) continue;
+        const cold = isCold(s);
+        const ms = predictOn(s, n, cum[n], st, st.quantile, cold);
+        if (ms + margin > slack) continue;
+        // The plan's tier wins when feasible; otherwise the cheapest feasible.
+        const c = s.t.id === cls?.tier ? -1 : costPerRequest(s, n, cold, st.pricing);
+        if (c < bestCost || (c === bestCost && ms < chosenMs)) {
+          bestCost = c;
+          chosen = s;
+          chosenN = n;
+          chosenMs = ms;
+        }
+      }
+    }
+    if (chosen) {
+      const sendByMs = head.deadlineMs - margin - chosenMs;
+      if (full || chosenN < nPlan || nowMs >= sendByMs) {
+        take(chosen, chosenN, false, chosenMs);
+        continue;
+      }
+      wakeAtMs = sendByMs;
+      break;
+    }
+    // Nobody can meet h at the quantile: the fastest available target, alone, at risk.
+    let fastest: Slot | null = null;
+    let fastestMs = Infinity;
+    for (const s of slots) {
+      if (s.free <= 0) continue;
+      const ms = predictOn(s, 1, cum[1], st, st.quantile, isCold(s));
+      if (ms < fastestMs) {
+        fastest = s;
+        fastestMs = ms;
+      }
+    }
+    if (fastest) {
+      take(fastest, 1, true, fastestMs);
+      continue;
+    }
+    // Everything is busy: ask again when h would become impossible (a completion comes first, usually).
+    wakeAtMs = Math.max(nowMs, head.deadlineMs - minMean);
+    break;
+  }
+  return { dispatch, reject, wakeAtMs: i < q.length ? (wakeAtMs ?? nowMs) : null };
+}

@@ -1,0 +1,136 @@
+/**
+ * Uplink model: transfer time of n bytes = rttMs + n·8000 / bandwidthBps (bandwidth in bits/s),
+ * fitted online with exponential forgetting from observed calls. BOCPD watches log effective
+ * throughput; when it fires, the fit is rebuilt from the new regime's calls only. A failed call
+ * that spent long on the wire counts as a (very low) throughput sample, so an outage is a change.
+ */
+import { ChangeDetector, type ChangeDetectorOptions } from './change-detector.ts';
+import { DecayedLinearFit, ResidualWindow } from './linear-fit.ts';
+import type { LatencyQuantile } from './latency-model.ts';
+import { NormalGammaModel } from './observation-models.ts';
+import { checkNumber } from './validate.ts';
+
+/** Options of {@link LinkEstimator}. */
+export interface LinkEstimatorOptions extends ChangeDetectorOptions {
+  /** Prior round-trip time. @default 30 */
+  readonly rttMs?: number;
+  /** Prior uplink bandwidth, bits/s. @default 20e6 */
+  readonly bandwidthBps?: number;
+  /** Weight kept by older calls per new call. @default 0.9 */
+  readonly forgetting?: number;
+  /** Typical noise of log throughput between calls of one regime (natural log units). @default 0.35 */
+  readonly logThroughputSd?: number;
+}
+
+/** JSON view of the link estimate. */
+export interface LinkSnapshot {
+  readonly rttMs: number;
+  readonly bandwidthBps: number;
+  readonly uplinkMbps: number;
+  readonly samples: number;
+  readonly runLength: number;
+  readonly pChange: number;
+  readonly residualQ95Ms: number;
+  readonly residualQ99Ms: number;
+}
+
+interface Call {
+  bytes: number;
+  transferMs: number;
+}
+
+const HISTORY = 128;
+
+/**
+ * Online link estimator.
+ * @example
+ * const link = new LinkEstimator({ rttMs: 30, bandwidthBps: 20e6 });
+ * if (link.observe(640_000, 290)) replan();
+ * link.transferMs(320_000, 'q95');
+ */
+export class LinkEstimator {
+  private readonly fit: DecayedLinearFit;
+  private readonly residuals = new ResidualWindow(128);
+  private readonly detector: ChangeDetector;
+  private readonly history: Call[] = [];
+  private lastP = 0;
+
+  constructor(opts: LinkEstimatorOptions = {}) {
+    const rtt = checkNumber('rttMs', opts.rttMs ?? 30, 0);
+    const bps = checkNumber('bandwidthBps', opts.bandwidthBps ?? 20e6, 0, Infinity, true);
+    const sd = checkNumber('logThroughputSd', opts.logThroughputSd ?? 0.35, 0, Infinity, true);
+    // Slope in ms per byte; pin the prior at 0 and 1 MB so both rtt and bandwidth are anchored.
+    this.fit = new DecayedLinearFit(rtt, 8000 / bps, { forgetting: opts.forgetting ?? 0.9, priorWeight: 2, priorAt: [0, 1e6] });
+    const alpha = 3;
+    this.detector = new ChangeDetector(new NormalGammaModel({ mu: Math.log(bps), kappa: 0.05, alpha, beta: alpha * sd * sd }), {
+      hazard: opts.hazard ?? 1 / 500,
+      threshold: opts.threshold ?? 0.6,
+      windowSteps: opts.windowSteps ?? 10,
+      confirmSteps: opts.confirmSteps ?? 3,
+      maxRunLengths: opts.maxRunLengths ?? 100,
+      minGapSteps: opts.minGapSteps,
+      minProbability: opts.minProbability,
+    });
+  }
+
+  get rttMs(): number {
+    return this.fit.a;
+  }
+
+  /** Current bandwidth estimate, bits/s. */
+  get bandwidthBps(): number {
+    return this.fit.k > 0 ? 8000 / this.fit.k : Infinity;
+  }
+
+  /** Predicted transfer time of `bytes` at the mean or a residual quantile. */
+  transferMs(bytes: number, quantile: LatencyQuantile = 'mean'): number {
+    const m = this.fit.predict(bytes);
+    if (quantile === 'mean') return m;
+    const q = this.residuals.quantiles();
+    return m + Math.max(0, quantile === 'q95' ? q.q95 : q.q99);
+  }
+
+  /**
+   * One call's transfer: `ok` false with a long `transferMs` is an outage sample.
+   * @returns true when a link change was detected (the fit now holds only the new regime).
+   */
+  observe(bytes: number, transferMs: number, ok = true): boolean {
+    if (!(bytes > 0) || !Number.isFinite(transferMs) || transferMs < 0) return false;
+    // Effective throughput: bytes over the part of the time the rtt does not explain.
+    const wireMs = Math.max(transferMs - this.fit.a, 0.25 * transferMs, 0.01);
+    const step = this.detector.update(Math.log((bytes * 8000) / wireMs));
+    this.lastP = step?.pChange ?? this.lastP;
+    this.history.push({ bytes, transferMs });
+    if (this.history.length > HISTORY) this.history.shift();
+    if (step?.changeAt != null) {
+      // Old regime's calls stop counting: refit from the calls of the new segment only.
+      const keep = Math.min(this.history.length, this.detector.bocpd.t - step.changeAt);
+      this.fit.reset();
+      this.residuals.clear();
+      for (const c of this.history.slice(this.history.length - keep)) this.absorb(c.bytes, c.transferMs);
+      return true;
+    }
+    if (ok) this.absorb(bytes, transferMs);
+    return false;
+  }
+
+  private absorb(bytes: number, transferMs: number): void {
+    this.residuals.push(transferMs - this.fit.predict(bytes));
+    this.fit.observe(bytes, transferMs);
+  }
+
+  snapshot(): LinkSnapshot {
+    const q = this.residuals.quantiles();
+    const bw = this.bandwidthBps;
+    return {
+      rttMs: this.rttMs,
+      bandwidthBps: Number.isFinite(bw) ? bw : Number.MAX_VALUE,
+      uplinkMbps: Number.isFinite(bw) ? bw / 1e6 : Number.MAX_VALUE,
+      samples: this.fit.samples,
+      runLength: this.detector.bocpd.mapRunLength(),
+      pChange: this.lastP,
+      residualQ95Ms: Math.max(0, q.q95),
+      residualQ99Ms: Math.max(0, q.q99),
+    };
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The planner: from the estimates, choose the edge's batch size and share, and for each deadline
+ * class the cloud (tier, batch size) with the lowest cost per request that is feasible and stable.
+ *
+ * - Edge: capacity(b) = workers · b / l_edge(b). Batch = the smallest b whose capacity at the
+ *   utilisation cap covers the arrival rate (small batches are fast), else the largest b whose
+ *   latency fits the tightest class (most throughput). The edge takes min(λ, cap · capacity);
+ *   the rest, λ_cloud, overflows to FC.
+ * - Cloud, class budget D: (t, b) is feasible when
+ *     wait(b) + transfer_q(b · itemBytes) + l_t,q(b) + margin ≤ D,  wait(b) = (b − 1) / λ_cloud,
+ *   and stable when λ_cloud ≤ M · b / l_t(b) (M = instance limit). Cost per request =
+ *   costOf(t, l_t(b)).usd / b, plus, for a cold tier the class does not use now, its cold start
+ *   bill spread over the requests of one payback horizon (a switch must pay for itself).
+ *   None feasible → the fastest (t, 1), flagged infeasible.
+ */
+import { costOf, type PricingTable } from '../../shared/pricing.ts';
+import type { Tier } from '../../shared/tiers.ts';
+import type { LatencyPredictor, TransferPredictor } from './predictors.ts';
+import type { CostTable, PlanClass, TargetId } from './types.ts';
+
+/** A tier as the planner sees it. */
+export interface PlannerTier {
+  readonly tier: Pick<Tier, 'key' | 'vcpu' | 'memoryMb'>;
+  readonly latency: LatencyPredictor;
+  /** Has an idle warm instance (or a busy one) now. */
+  readonly warm: boolean;
+}
+
+/** Everything a plan depends on. */
+export interface PlannerInput {
+  readonly rateRps: number;
+  readonly link: TransferPredictor;
+  /** Mean bytes per request. */
+  readonly itemBytes: number;
+  readonly classBudgetsMs: readonly number[];
+  readonly edge: { readonly workers: number; readonly latency: LatencyPredictor } | null;
+  /** Healthy tiers only. */
+  readonly tiers: readonly PlannerTier[];
+  readonly pricing: PricingTable;
+  readonly maxBatch: number;
+  readonly quantile: 'q95' | 'q99';
+  readonly safetyMarginMs: number;
+  readonly edgeUtilisationCap: number;
+  readonly tierMaxInstances: number;
+  /** Horizon over which a cold start must pay back. @default 300000 */
+  readonly paybackHorizonMs?: number;
+  /** Tier each class budget uses now (cold starts are only charged for a switch). */
+  readonly currentTiers?: ReadonlyMap<number, TargetId | null>;
+}
+
+/** What the planner decides (the facade adds version, reason, time). */
+export interface PlannerOutput {
+  readonly edge: { workers: number; batchSize: number; capacityRps: number; rateRps: number; utilisation: number; utilisationCap: number };
+  readonly cloud: { rateRps: number; sendWhenFull: boolean; classes: PlanClass[] };
+  readonly costTable: CostTable;
+}
+
+/** Per-tier arrays over b = 1..maxBatch, reused by every class. */
+interface TierRows {
+  readonly t: PlannerTier;
+  readonly meanMs: Float64Array;
+  readonly qMs: Float64Array;
+  readonly costPerReq: Float64Array;
+  readonly coldSwitchUsd: number;
+}
+
+/** Edge batch size and share. */
+export function planEdge(input: PlannerInput): PlannerOutput['edge'] {
+  const cap = input.edgeUtilisationCap;
+  const e = input.edge;
+  if (!e || e.workers <= 0) return { workers: 0, batchSize: 0, capacityRps: 0, rateRps: 0, utilisation: 0, utilisationCap: cap };
+  const minBudget = input.classBudgetsMs.length ? Math.min(...input.classBudgetsMs) : Infinity;
+  const capacity = (b: number) => (e.workers * b * 1000) / Math.max(e.latency.predict(b, 'mean'), 1e-6);
+  let best = 0;
+  for (let b = 1; b <= input.maxBatch; b++) {
+    if (e.latency.predict(b, input.quantile) + input.safetyMarginMs > minBudget) break;
+    best = b;
+    if (cap * capacity(b) >= input.rateRps) break;
+  }
+  const batchSize = Math.max(1, best);
+  const capacityRps = capacity(batchSize);
+  const rateRps = best === 0 ? 0 : Math.min(input.rateRps, cap * capacityRps);
+  return { workers: e.workers, batchSize, capacityRps, rateRps, utilisation: capacityRps > 0 ? rateRps / capacityRps : 0, utilisationCap: cap };
+}
+
+function tierRows(input: PlannerInput, cloudRps: number): TierRows[] {
+  const horizonReqs = Math.max(1, (cloudRps * (input.paybackHorizonMs ?? 300_000)) / 1000);
+  return input.tiers.map((t) => {
+    const meanMs = new Float64Array(input.maxBatch);
+    const qMs = new Float64Array(input.maxBatch);
+    const costPerReq = new Float64Array(input.maxBatch);
+    for (let b = 1; b <= input.maxBatch; b++) {
+      meanMs[b - 1] = t.latency.predict(b, 'mean');
+      qMs[b - 1] = t.latency.predict(b, input.quantile);
+      costPerReq[b - 1] = costOf(t.tier, meanMs[b - 1], 1, input.pricing).usd / b;
+    }
+    const coldSwitchUsd = t.warm ? 0 : costOf(t.tier, t.latency.coldStartMs, 0, input.pricing).usd / horizonReqs;
+    return { t, meanMs, qMs, costPerReq, coldSwitchUsd };
+  });
+}
+
+/** Cheapest feasible, stable (tier, batch) for one class budget. */
+export function planClass(input: PlannerInput, rows: readonly TierRows[], transferQ: Float64Array, cloudRps: number, budgetMs: number): PlanClass {
+  let best: PlanClass | null = null;
+  let bestScore = Infinity;
+  let fastest: PlanClass | null = null;
+  const current = input.currentTiers?.get(budgetMs);
+  for (const r of rows) {
+    const switchUsd = r.t.tier.key !== current ? r.coldSwitchUsd : 0;
+    for (let b = 1; b <= input.maxBatch; b++) {
+      const waitMs = b === 1 ? 0 : cloudRps > 0 ? ((b - 1) * 1000) / cloudRps : Infinity;
+      const totalMs = waitMs + transferQ[b - 1] + r.qMs[b - 1] + input.safetyMarginMs;
+      const cls: PlanClass = {
+        budgetMs,
+        tier: r.t.tier.key,
+        batchSize: b,
+        costPerRequestUsd: r.costPerReq[b - 1],
+        totalMs,
+        waitMs,
+        transferMs: transferQ[b - 1],
+        inferMs: r.qMs[b - 1],
+        feasible: true,
+      };
+      if (b === 1 && (!fastest || totalMs < fastest.totalMs)) fastest = { ...cls, feasible: false };
+      // Wait, transfer and latency all grow with b: once over budget, larger b are too.
+      if (totalMs > budgetMs) break;
+      const stable = cloudRps <= (input.tierMaxInstances * b * 1000) / Math.max(r.meanMs[b - 1], 1e-6);
+      if (!stable) continue;
+      const score = r.costPerReq[b - 1] + switchUsd;
+      if (score < bestScore - 1e-15 || (Math.abs(score - bestScore) <= 1e-15 && best && totalMs < best.totalMs)) {
+        best = cls;
+        bestScore = score;
+      }
+    }
+  }
+  if (best) return best;
+  if (fastest) return fastest;
+  return { budgetMs, tier: null, batchSize: 1, costPerRequestUsd: 0, totalMs: Infinity, waitMs: 0, transferMs: 0, inferMs: 0, feasible: false };
+}
+
+/**
+ * Compute a plan from the estimates (pure).
+ * @example
+ * const out = makePlan({ rateRps: 40, link, itemBytes: 20000, classBudgetsMs: [500], edge: null, tiers, ... });
+ * out.cloud.classes[0]; // { tier: 'tier-c1-m2048', batchSize: 6, ... }
+ */
+export function makePlan(input: PlannerInput): PlannerOutput {
+  const edge = planEdge(input);
+  const cloudRps = Math.max(0, input.rateRps - edge.rateRps);
+  const rows = tierRows(input, cloudRps);
+  const transferQ = new Float64Array(input.maxBatch);
+  for (let b = 1; b <= input.maxBatch; b++) transferQ[b - 1] = input.link.transferMs(b * input.itemBytes, input.quantile);
+  const classes = input.classBudgetsMs.map((d) => planClass(input, rows, transferQ, cloudRps, d));
+  const batchSizes = Array.from({ length: input.maxBatch }, (_, i) => i + 1);
+  const costTable: CostTable = {
+    batchSizes,
+    rows: rows.map((r) => ({
+      tier: r.t.tier.key,
+      vcpu: r.t.tier.vcpu,
+      memoryMb: r.t.tier.memoryMb,
+      costPerRequestUsd: Array.from(r.costPerReq),
+      latencyMs: Array.from(r.qMs),
+    })),
+  };
+  // Cloud batches leave when full only if the cloud is expected to carry a share of the rate.
+  return { edge, cloud: { rateRps: cloudRps, sendWhenFull: cloudRps > 0 || !input.edge || input.edge.workers === 0, classes }, costTable };
+}
+
+/**
+ * Is `cls` still feasible with the current estimates? Used to trigger a replan.
+ */
+export function classStillFeasible(input: PlannerInput, cls: PlanClass, cloudRps: number): boolean {
+  if (!cls.feasible || cls.tier === null) return true; // nothing better was possible when planned
+  const t = input.tiers.find((x) => x.tier.key === cls.tier);
+  if (!t) return false;
+  const b = cls.batchSize;
+  const waitMs = b === 1 ? 0 : cloudRps > 0 ? ((b - 1) * 1000) / cloudRps : Infinity;
+  const total = waitMs + input.link.transferMs(b * input.itemBytes, input.quantile) + t.latency.predict(b, input.quantile) + input.safetyMarginMs;
+  return total <= cls.budgetMs;
+}

@@ -1,0 +1,54 @@
+/**
+ * Warm instances of one FC tier: an instance that finished a batch stays warm for `keepAliveMs`;
+ * a batch that finds no idle warm instance pays a cold start. Mirrors FC's one-batch-per-instance
+ * (instanceConcurrency 1) scaling.
+ */
+
+/** Idle-since times of a tier's warm instances. */
+export class WarmPool {
+  private idleSince: number[] = [];
+  private busyCount = 0;
+  private lastUsed: number | null = null;
+
+  constructor(readonly keepAliveMs: number) {}
+
+  private prune(nowMs: number): void {
+    const keep = this.idleSince.filter((t) => nowMs - t <= this.keepAliveMs);
+    if (keep.length !== this.idleSince.length) this.idleSince = keep;
+  }
+
+  /** Idle warm instances at `nowMs`. */
+  warmIdle(nowMs: number): number {
+    this.prune(nowMs);
+    return this.idleSince.length;
+  }
+
+  get busy(): number {
+    return this.busyCount;
+  }
+
+  get lastUsedMs(): number | null {
+    return this.lastUsed;
+  }
+
+  /** A batch starts: takes the most recently idle instance. @returns true when it starts cold. */
+  start(nowMs: number): boolean {
+    this.prune(nowMs);
+    this.busyCount++;
+    this.lastUsed = nowMs;
+    if (this.idleSince.length > 0) {
+      this.idleSince.pop();
+      return false;
+    }
+    return true;
+  }
+
+  /** A batch finished: its instance is idle and warm from now. */
+  finish(nowMs: number): void {
+    if (this.busyCount > 0) this.busyCount--;
+    this.lastUsed = nowMs;
+    this.idleSince.push(nowMs);
+    // Most recent last, so start() reuses the freshest instance.
+    if (this.idleSince.length > 1 && this.idleSince[this.idleSince.length - 2] > nowMs) this.idleSince.sort((a, b) => a - b);
+  }
+}
