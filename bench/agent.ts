@@ -14,13 +14,23 @@
  */
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
-import autocannon from 'autocannon';
+import { createRequire } from 'node:module';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { createBatchInference } from '../shared/batch-inference.ts';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent } from '../edge-agent/service/agent.ts';
 import { renderTextLine } from '../test/helpers/render-text.ts';
+
+/** The part of autocannon's API this bench uses (the package ships no types). */
+interface CannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<CannonResult>;
 
 const { values } = parseArgs({
   options: {

@@ -38,6 +38,7 @@ async function main(): Promise<number> {
         return;
       }
       agent.logger.info({ signal: sig, pending: agent.runtime.pending }, 'shutting down: draining');
+      process.stderr.write(`edge agent: ${sig}, draining ${agent.runtime.pending} pending requests\n`);
       agent.shutdown().then(
         () => {
           agent.logger.info('shut down');

@@ -23,6 +23,9 @@ import { AgentRuntime } from './runtime.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Instances per tier of the in-process local FC (each is a worker thread with its own model). */
+const LOCAL_FC_INSTANCES = 2;
+
 export interface StartAgentOptions {
   /** Environment for FC credentials and s.yaml's `${env(...)}`. @default process.env */
   readonly env?: Env;
@@ -92,7 +95,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
         backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model }));
         logger.info({ endpoint: fcEndpoint, credentials: creds.source, tiers: tiers.map((t) => t.key) }, 'fc backend up (Alibaba Cloud Function Compute)');
       } else {
-        localFc = await startLocalFc({ port: 0, tiers, profile, ...options.localFc });
+        localFc = await startLocalFc({ port: 0, tiers, profile, maxInstances: LOCAL_FC_INSTANCES, ...options.localFc });
         const key = localFcAccessKey(env);
         const credentials = new FcCredentials({ accessKeyId: localFc.accessKeyId, accessKeySecret: key.accessKeySecret, accountId: localFc.accountId, region: localFc.region, source: 'local FC' });
         fcEndpoint = localFc.url;
@@ -122,6 +125,8 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
       edgeWorkers: cfg.backends.includes('edge') || cfg.backends.includes('noop') ? cfg.edgeWorkers : 0,
       maxBatch: cfg.maxBatch,
       maxQueue: cfg.maxQueue,
+      // The local FC runs a few instances per tier on this machine; plan with that many, not FC's 100.
+      ...(localFc ? { tierMaxInstances: options.localFc?.maxInstances ?? LOCAL_FC_INSTANCES, keepAliveMs: options.localFc?.keepAliveMs ?? 300_000 } : {}),
       ...options.scheduler,
     },
     performance.now(),

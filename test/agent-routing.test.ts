@@ -1,0 +1,111 @@
+/**
+ * Where the agent sends work, with the local FC's uplink shaped: a slow uplink keeps batches on
+ * the device; a fast uplink with the device saturated sends the overflow to an FC tier that
+ * meets the deadline. Real ONNX on the edge, real handler in the local FC, real fc2 client.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { createFcBackend } from '../edge-agent/backends/fc.ts';
+import { parseConfig } from '../edge-agent/config.ts';
+import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { DEFAULT_S_YAML } from '../shared/tiers.ts';
+import { randomLine, renderTextLine, seededRng } from './helpers/render-text.ts';
+
+interface Answer {
+  status: number;
+  body: Record<string, any>;
+}
+
+let agent: RunningAgent;
+let images: { text: string; png: Uint8Array<ArrayBuffer> }[];
+
+/** The tier the test keeps: one tier keeps the local FC's model loads (CPU on this box) small. */
+const TIER = 'tier-c2-m4096';
+
+beforeAll(async () => {
+  // The repo's s.yaml cut down to one tier, through the agent's own --s-yaml option.
+  const doc = parseYaml(readFileSync(DEFAULT_S_YAML, 'utf8')) as { resources: Record<string, unknown> };
+  for (const k of Object.keys(doc.resources)) if (k !== TIER) delete doc.resources[k];
+  const sYaml = join(mkdtempSync(join(tmpdir(), 'agent-routing-')), 's.yaml');
+  writeFileSync(sYaml, stringify(doc));
+  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, intraOpThreads: 1, logLevel: 'silent', sYaml }), { localFc: { maxInstances: 2 } });
+  const rng = seededRng(7);
+  images = await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      const text = randomLine(rng, { minChars: 6, maxChars: 8 }).replace('-', '');
+      return { text, png: new Uint8Array(await renderTextLine(text)) };
+    }),
+  );
+});
+
+afterAll(async () => {
+  await agent?.shutdown(2000);
+});
+
+function burst(n: number, deadlineMs: number): Promise<Answer[]> {
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': String(deadlineMs) }, body: images[i % images.length].png }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as Record<string, any>,
+      })),
+    ),
+  );
+}
+
+function routes(answers: Answer[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of answers) {
+    const k = a.status === 200 ? (a.body.route.target === 'fc' ? a.body.route.tier : 'edge') : `HTTP ${a.status}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
+describe('agent routing', () => {
+  it('with the uplink shaped to 1 Mbit/s, batches stay on the edge', async () => {
+    agent.localFc!.setLink({ mbps: 1, rttMs: 40 });
+    const served: Answer[] = [];
+    // Waves the device can serve in time on its own.
+    for (let wave = 0; wave < 4; wave++) served.push(...(await burst(8, 2000)));
+    const r = routes(served);
+    expect(r, JSON.stringify(r)).toEqual({ edge: served.length });
+    for (const a of served) expect(a.body.text).toBe(images.find((im) => im.text === a.body.text)?.text);
+    expect(agent.localFc!.ledger().total.invocations, 'no FC call over the slow link').toBe(0);
+  });
+
+  it('with a fast uplink and the edge saturated, overflow goes to an FC tier that meets the deadline (route and /v1/plan)', async () => {
+    agent.localFc!.setLink({ mbps: null, rttMs: 5 });
+    const tiers = agent.tiers.map((t) => t.key);
+    expect(tiers).toEqual([TIER]);
+    // Start both local FC instances first (a model load each), as a deployed tier would be warm.
+    const before = agent.localFc!.ledger().total.invocations;
+    const fc = createFcBackend({ tiers: agent.tiers, endpoint: agent.localFc!.url });
+    await Promise.all([0, 1].map(() => fc.run(TIER, [{ id: 'warm', type: 'image/png', bytes: images[0].png }], { timeoutMs: 30_000 })));
+    await fc.close();
+    const answers: Answer[] = [];
+    // Far more than one edge worker can serve before the deadline: the plan must use the cloud.
+    for (let wave = 0; wave < 3 && !answers.some((a) => a.status === 200 && a.body.route.target === 'fc'); wave++) {
+      answers.push(...(await burst(240, 2500)));
+    }
+    const r = routes(answers);
+    const viaFc = answers.filter((a) => a.status === 200 && a.body.route.target === 'fc');
+    expect(viaFc.length, JSON.stringify(r)).toBeGreaterThan(0);
+    for (const a of viaFc) {
+      expect(tiers).toContain(a.body.route.tier);
+      expect(a.body.costUsd).toBeGreaterThan(0);
+    }
+    expect(viaFc.filter((a) => a.body.deadlineMet).length).toBeGreaterThan(viaFc.length / 2);
+    expect(answers.filter((a) => a.status === 200 && a.body.route.target === 'edge').length).toBeGreaterThan(0);
+    for (const a of answers.filter((x) => x.status === 200)) expect(images.map((im) => im.text)).toContain(a.body.text);
+
+    const snap = (await (await fetch(`${agent.url}/v1/plan`)).json()) as Record<string, any>;
+    const planned = JSON.stringify(snap.plan);
+    expect(tiers.some((t) => planned.includes(t)), 'the plan names the tiers it may use').toBe(true);
+    // The FC answers were real invocations: the two warm-ups plus at least one agent batch.
+    expect(agent.localFc!.ledger().total.invocations - before).toBeGreaterThan(2);
+  });
+});
