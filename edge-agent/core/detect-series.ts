@@ -10,7 +10,7 @@ import { NormalGammaModel, PoissonGammaModel } from './observation-models.ts';
 export interface SeriesDetectOptions extends ChangeDetectorOptions {
   /** `normal` (Normal–Gamma, standardised) or `poisson` (Poisson–Gamma, raw counts). @default 'normal' */
   readonly model?: 'normal' | 'poisson';
-  /** Normal model: prior pseudo-observations behind the segment mean. @default 0.1 */
+  /** Normal model: prior pseudo-observations behind the segment mean. @default 0.2 */
   readonly kappa?: number;
   /** Normal model: shape of the precision prior (larger = stronger belief the noise scale is 1). @default 2 */
   readonly alpha?: number;
@@ -18,11 +18,11 @@ export interface SeriesDetectOptions extends ChangeDetectorOptions {
 
 /** Defaults tuned on the TCPD annotated series (see bench/cpd-f1.ts). */
 export const SERIES_DEFAULTS = {
-  hazard: 1 / 100,
-  threshold: 0.5,
+  hazard: 1 / 1000,
+  threshold: 0.9,
   windowSteps: 10,
   confirmSteps: 3,
-  kappa: 0.1,
+  kappa: 0.2,
   alpha: 2,
 } as const;
 
