@@ -1,8 +1,82 @@
-/** Placeholder until edge-agent/core lands. */
-import type { PolicyContext, SimPolicy } from '../types.ts';
-export function ours(_ctx: PolicyContext): SimPolicy {
-  throw new Error('edge-agent/core is not available yet');
+/**
+ * `ours` and `ours-periodic`: the scheduling core (edge-agent/core `Scheduler`) exactly as the
+ * agent runs it, driven with virtual time. The adapter only translates; it never decides.
+ */
+import { Scheduler, type CoreEvent, type SchedulerOptions } from '../../edge-agent/core/index.ts';
+import type { AdmitResult, BatchObservation, Decision, PolicyContext, SimPolicy, SimRequest } from '../types.ts';
+
+/** A re-plan the core reported, for tests and the report. */
+export interface ReplanRecord {
+  readonly atMs: number;
+  readonly reason: string;
 }
-export function oursPeriodic(_ctx: PolicyContext): SimPolicy {
-  throw new Error('edge-agent/core is not available yet');
+
+export class CorePolicy implements SimPolicy {
+  private readonly core: Scheduler;
+  private readonly cps: number[] = [];
+  private readonly replanLog: ReplanRecord[] = [];
+
+  constructor(
+    readonly name: string,
+    ctx: PolicyContext,
+    replan: SchedulerOptions['replan'],
+  ) {
+    this.core = new Scheduler(
+      {
+        tiers: [...ctx.tiers],
+        profile: ctx.profile,
+        edgeWorkers: ctx.edgeWorkers,
+        replan,
+        pricing: ctx.pricing,
+        keepAliveMs: ctx.keepAliveMs,
+      },
+      0,
+    );
+  }
+
+  private drain(): void {
+    for (const e of this.core.drainEvents() as CoreEvent[]) {
+      if (e.type === 'changepoint') this.cps.push(e.changeAtMs ?? e.atMs);
+      else if (e.type === 'replan') this.replanLog.push({ atMs: e.atMs, reason: e.reason });
+    }
+  }
+
+  admit(req: SimRequest, nowMs: number): AdmitResult {
+    return this.core.admit(req, nowMs);
+  }
+
+  decide(nowMs: number): Decision {
+    const d = this.core.decide(nowMs);
+    this.drain();
+    return d;
+  }
+
+  onComplete(obs: BatchObservation, nowMs: number): void {
+    this.core.onComplete(obs, nowMs);
+  }
+
+  replans(): number {
+    return this.core.stats().replans;
+  }
+
+  changepointsMs(): number[] {
+    this.drain();
+    return [...this.cps];
+  }
+
+  /** Every re-plan with its reason (events drained so far). */
+  replanHistory(): ReplanRecord[] {
+    this.drain();
+    return [...this.replanLog];
+  }
+}
+
+/** The agent's policy: re-plan on changepoints. */
+export function ours(ctx: PolicyContext): CorePolicy {
+  return new CorePolicy('ours', ctx, 'changepoint');
+}
+
+/** The same core re-planning every second instead (the re-plan-count baseline). */
+export function oursPeriodic(ctx: PolicyContext): CorePolicy {
+  return new CorePolicy('ours-periodic', ctx, { periodicMs: 1000 });
 }
