@@ -234,7 +234,9 @@ export async function renderImages(count: number, seed: number): Promise<LoadIma
 /** The end-of-run table as text. */
 export function formatSummary(s: LoadSummary): string {
   const pct = (n: number, d: number) => (d > 0 ? `${((100 * n) / d).toFixed(1)}%` : '–');
+  // HTTP statuses in order, transport failures (status 0) last.
   const failed = Object.entries(s.failedByStatus)
+    .sort(([a], [b]) => (a === '0' ? 1e9 : Number(a)) - (b === '0' ? 1e9 : Number(b)))
     .map(([status, n]) => `${n} × ${status === '0' ? 'no answer' : `HTTP ${status}`}`)
     .join(', ');
   const rows: [string, string][] = [

@@ -58,7 +58,7 @@ function fmtUsd(v) {
 /** Axis ticks in dollars: few significant digits, no trailing zeros. */
 function fmtAxisUsd(v) {
   if (v === 0) return '0';
-  return Number(v.toPrecision(2)).toString();
+  return Math.abs(v) < 0.001 ? v.toExponential(0) : Number(v.toPrecision(2)).toString();
 }
 /** `tier-c2-m4096` → { vcpu: 2, memoryMb: 4096 }, used only when the plan does not say. */
 function parseTierKey(key) {
@@ -160,7 +160,9 @@ function initCharts() {
   );
   renderLegend(document.getElementById('chart-rate'), ['observed (5 s window)', 'estimated (BOCPD segment)'], { 'observed (5 s window)': '#2b6cb0', 'estimated (BOCPD segment)': '#b45309' });
   timeChart('chart-link', [{ label: 'Mbit/s', stroke: '#059669', width: 2 }], { plugins: [changepointMarkers(/link|band|uplink/i)] });
-  timeChart('chart-queue', [{ label: 'queued', stroke: '#9333ea', fill: 'rgba(147,51,234,.10)', width: 2 }]);
+  timeChart('chart-queue', [{ label: 'queued', stroke: '#9333ea', fill: 'rgba(147,51,234,.10)', width: 2 }], {
+    scales: { x: { time: true }, y: { range: (_, min, max) => [0, Math.max(5, max ?? 0)] } },
+  });
   timeChart(
     'chart-cost',
     [
@@ -168,7 +170,7 @@ function initCharts() {
       { label: 'deadline met %', stroke: '#1a7f4b', width: 2, scale: '%', value: (_, v) => (v == null ? '–' : v.toFixed(1)) },
     ],
     {
-      scales: { x: { time: true }, '%': { range: [0, 100] } },
+      scales: { x: { time: true }, usd: { range: (_, min, max) => [0, Math.max(1e-6, (max ?? 0) * 1.1)] }, '%': { range: [0, 100] } },
       axes: [{}, { scale: 'usd', size: 64, values: (_, vals) => vals.map((v) => fmtAxisUsd(v)) }, { scale: '%', side: 1, grid: { show: false }, size: 40 }],
     },
   );
@@ -198,7 +200,7 @@ function rebuildFitChart() {
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false } },
-      axes: [{ label: 'batch size', size: 36, labelSize: 14 }, { size: 50, label: 'ms', labelSize: 14 }],
+      axes: [{ label: 'batch size', size: 36, labelSize: 14, incrs: [1, 2, 4, 8, 16, 32, 64, 128] }, { size: 50, label: 'ms', labelSize: 14 }],
       series: [{ label: 'batch' }, ...series],
     },
     fitData(fits),
@@ -231,7 +233,11 @@ function rebuildBatchChart() {
       height: 160,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_, min, max) => [0, Math.max(2, max + 1)] } },
+      scales: {
+        // Same time window as the stats charts, so the axes line up and read alike.
+        x: { time: true, range: (_, min, max) => (state.t.length > 1 ? [Math.min(state.t[0], min ?? Infinity), Math.max(state.t[state.t.length - 1], max ?? -Infinity)] : [min, max]) },
+        y: { range: (_, min, max) => [0, Math.max(2, (max ?? 0) + 1)] },
+      },
       axes: [{}, { size: 40, label: 'items', labelSize: 14 }],
       series: [{}, ...targets.map((t) => ({ label: t, stroke: colourOf(t), fill: colourOf(t), paths: () => null, points: { show: true, size: 7, fill: colourOf(t) } }))],
     },
@@ -309,6 +315,15 @@ function costRow(key) {
       const all = costs.map(num).filter((v) => v !== undefined);
       return all.length ? Math.min(...all) : undefined;
     },
+    /** Batch size with the lowest cost per request (used when no class picks one). */
+    bestBatch() {
+      if (!Array.isArray(costs)) return undefined;
+      let best;
+      costs.forEach((c, i) => {
+        if (num(c) !== undefined && (best === undefined || c < costs[best])) best = i;
+      });
+      return best === undefined ? undefined : sizes[best];
+    },
   };
 }
 
@@ -360,7 +375,7 @@ function planTiers() {
     const warmRaw = pick(t, 'state', 'warm', 'isWarm');
     const warm = warmRaw === true || warmRaw === 'warm' ? true : warmRaw === false || warmRaw === 'cold' ? false : undefined;
     const fit = fits.get(key);
-    const batchSize = chosen.get(key)?.batchSize ?? planBatch;
+    const batchSize = chosen.get(key)?.batchSize ?? planBatch ?? cr?.bestBatch();
     const perReq = chosen.get(key)?.costPer1000Usd !== undefined ? chosen.get(key).costPer1000Usd / 1000 : cr?.costAt(batchSize);
     const chosenFlag = pick(t, 'chosen', 'isChosen');
     rows.push({
