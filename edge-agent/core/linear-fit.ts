@@ -1,9 +1,11 @@
 /**
  * y ≈ a + k·x by recursive least squares with exponential forgetting, in its normal-equation
- * form: decayed sums Σw, Σwx, Σwx², Σwy, Σwxy updated in O(1) per sample. A prior line enters
- * as pseudo-observations that do NOT decay, so a long run at one x cannot wind the unexcited
- * direction up (the failure of covariance-form RLS with forgetting) and the fit falls back to
- * the prior where data say nothing.
+ * form: decayed sums Σw, Σwx, Σwx², Σwy, Σwxy updated in O(1) per sample. The prior enters as
+ * ridge penalties ρa·(a − a0)² + ρk·(k − k0)² that do NOT decay, so a long run at one x cannot
+ * wind the unexcited direction up (the failure of covariance-form RLS with forgetting) and the
+ * fit falls back to the prior where data say nothing. ρk = priorWeightK · xRef², i.e. the weight
+ * of that many samples at x = xRef; a weak slope prior lets the slope absorb a level change
+ * seen at a single x (the link: bandwidth moves far more often than rtt).
  */
 import { checkNumber } from './validate.ts';
 
@@ -11,16 +13,19 @@ import { checkNumber } from './validate.ts';
 export interface LinearFitOptions {
   /** Weight kept by old samples per new sample (1 = no forgetting). @default 0.98 */
   readonly forgetting?: number;
-  /** Total weight of the prior line, in samples. @default 4 */
-  readonly priorWeight?: number;
-  /** The two x where the prior line is pinned (its pseudo-observations). @default [1, 16] */
-  readonly priorAt?: readonly [number, number];
+  /** Weight of the prior intercept, in samples. @default 2 */
+  readonly priorWeightA?: number;
+  /** Weight of the prior slope, in samples at x = xRef. @default 2 */
+  readonly priorWeightK?: number;
+  /** Reference x for the slope prior's weight. @default 8 */
+  readonly xRef?: number;
 }
 
 /** Online weighted linear regression with forgetting and a non-decaying prior. */
 export class DecayedLinearFit {
   readonly forgetting: number;
-  readonly priorWeight: number;
+  private readonly rhoA: number;
+  private readonly rhoK: number;
   private sw = 0;
   private sx = 0;
   private sxx = 0;
@@ -29,8 +34,6 @@ export class DecayedLinearFit {
   private n = 0;
   private aFit: number;
   private kFit: number;
-  private readonly p0: number;
-  private readonly p1: number;
 
   constructor(
     private priorA: number,
@@ -38,8 +41,9 @@ export class DecayedLinearFit {
     opts: LinearFitOptions = {},
   ) {
     this.forgetting = checkNumber('forgetting', opts.forgetting ?? 0.98, 0, 1, true);
-    this.priorWeight = checkNumber('priorWeight', opts.priorWeight ?? 4, 0);
-    [this.p0, this.p1] = opts.priorAt ?? [1, 16];
+    this.rhoA = checkNumber('priorWeightA', opts.priorWeightA ?? 2, 0);
+    const xRef = checkNumber('xRef', opts.xRef ?? 8, 0, Infinity, true);
+    this.rhoK = checkNumber('priorWeightK', opts.priorWeightK ?? 2, 0) * xRef * xRef;
     this.aFit = priorA;
     this.kFit = priorK;
   }
@@ -88,36 +92,29 @@ export class DecayedLinearFit {
   }
 
   private solve(): void {
-    const h = this.priorWeight / 2;
-    const y0 = this.priorA + this.priorK * this.p0;
-    const y1 = this.priorA + this.priorK * this.p1;
-    const w = this.sw + 2 * h;
-    const x = this.sx + h * (this.p0 + this.p1);
-    const xx = this.sxx + h * (this.p0 * this.p0 + this.p1 * this.p1);
-    const y = this.sy + h * (y0 + y1);
-    const xy = this.sxy + h * (this.p0 * y0 + this.p1 * y1);
-    const det = w * xx - x * x;
-    let a: number;
-    let k: number;
-    if (w <= 0) {
-      a = this.priorA;
-      k = this.priorK;
-    } else if (Math.abs(det) < 1e-12 * Math.max(1, w * xx)) {
-      // All x equal: only the level is identified; keep the prior slope through the mean.
-      k = this.priorK;
-      a = (y - k * x) / w;
-    } else {
-      k = (w * xy - x * y) / det;
-      a = (y - k * x) / w;
+    // [Sw+ρa, Sx; Sx, Sxx+ρk]·[a; k] = [Sy + ρa·a0; Sxy + ρk·k0]
+    const m00 = this.sw + this.rhoA;
+    const m01 = this.sx;
+    const m11 = this.sxx + this.rhoK;
+    const r0 = this.sy + this.rhoA * this.priorA;
+    const r1 = this.sxy + this.rhoK * this.priorK;
+    const det = m00 * m11 - m01 * m01;
+    let a = this.priorA;
+    let k = this.priorK;
+    if (det > 1e-300 * Math.max(1, m00 * m11)) {
+      a = (r0 * m11 - m01 * r1) / det;
+      k = (m00 * r1 - m01 * r0) / det;
+    } else if (m00 > 0) {
+      a = (r0 - m01 * k) / m00;
     }
-    // Latency and transfer lines never slope down or start below zero.
+    // Latency and transfer lines never slope down or start below zero: refit the other term.
     if (k < 0) {
       k = 0;
-      a = y / w;
+      a = m00 > 0 ? r0 / m00 : this.priorA;
     }
     if (a < 0) {
       a = 0;
-      k = xx > 0 ? Math.max(0, xy / xx) : k;
+      k = m11 > 0 ? Math.max(0, r1 / m11) : k;
     }
     this.aFit = a;
     this.kFit = k;

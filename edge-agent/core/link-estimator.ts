@@ -1,8 +1,12 @@
 /**
  * Uplink model: transfer time of n bytes = rttMs + n·8000 / bandwidthBps (bandwidth in bits/s),
- * fitted online with exponential forgetting from observed calls. BOCPD watches log effective
- * throughput; when it fires, the fit is rebuilt from the new regime's calls only. A failed call
- * that spent long on the wire counts as a (very low) throughput sample, so an outage is a change.
+ * fitted online with exponential forgetting from observed calls. BOCPD watches log throughput
+ * relative to the regime's reference line: x = log(transferMs / (rtt₀ + bytes·8000/bw₀)), where
+ * (rtt₀, bw₀) is the fit frozen when the regime began. Relative to a fixed line, calls of every
+ * batch size share one level and one (multiplicative) noise, so a new batch-size mix is not a
+ * change; a new bandwidth is. When BOCPD fires, the fit is rebuilt from the new regime's calls
+ * only and becomes the new reference. A failed call that spent long on the wire counts as a
+ * (very low) throughput sample, so an outage is a change.
  */
 import { ChangeDetector, type ChangeDetectorOptions } from './change-detector.ts';
 import { DecayedLinearFit, ResidualWindow } from './linear-fit.ts';
@@ -18,7 +22,7 @@ export interface LinkEstimatorOptions extends ChangeDetectorOptions {
   readonly bandwidthBps?: number;
   /** Weight kept by older calls per new call. @default 0.9 */
   readonly forgetting?: number;
-  /** Typical noise of log throughput between calls of one regime (natural log units). @default 0.35 */
+  /** Typical noise of log transfer time around the regime's line (natural log units). @default 0.25 */
   readonly logThroughputSd?: number;
 }
 
@@ -54,15 +58,19 @@ export class LinkEstimator {
   private readonly detector: ChangeDetector;
   private readonly history: Call[] = [];
   private lastP = 0;
+  private refA: number;
+  private refK: number;
 
   constructor(opts: LinkEstimatorOptions = {}) {
     const rtt = checkNumber('rttMs', opts.rttMs ?? 30, 0);
     const bps = checkNumber('bandwidthBps', opts.bandwidthBps ?? 20e6, 0, Infinity, true);
-    const sd = checkNumber('logThroughputSd', opts.logThroughputSd ?? 0.35, 0, Infinity, true);
-    // Slope in ms per byte; pin the prior at 0 and 1 MB so both rtt and bandwidth are anchored.
-    this.fit = new DecayedLinearFit(rtt, 8000 / bps, { forgetting: opts.forgetting ?? 0.9, priorWeight: 2, priorAt: [0, 1e6] });
+    this.refA = rtt;
+    this.refK = 8000 / bps;
+    const sd = checkNumber('logThroughputSd', opts.logThroughputSd ?? 0.25, 0, Infinity, true);
+    // Slope in ms per byte. The rtt prior is firm, the bandwidth prior weak (it moves).
+    this.fit = new DecayedLinearFit(rtt, 8000 / bps, { forgetting: opts.forgetting ?? 0.9, priorWeightA: 4, priorWeightK: 0.02, xRef: 100_000 });
     const alpha = 3;
-    this.detector = new ChangeDetector(new NormalGammaModel({ mu: Math.log(bps), kappa: 0.05, alpha, beta: alpha * sd * sd }), {
+    this.detector = new ChangeDetector(new NormalGammaModel({ mu: 0, kappa: 0.05, alpha, beta: alpha * sd * sd }), {
       hazard: opts.hazard ?? 1 / 500,
       threshold: opts.threshold ?? 0.6,
       windowSteps: opts.windowSteps ?? 10,
@@ -96,9 +104,8 @@ export class LinkEstimator {
    */
   observe(bytes: number, transferMs: number, ok = true): boolean {
     if (!(bytes > 0) || !Number.isFinite(transferMs) || transferMs < 0) return false;
-    // Effective throughput: bytes over the part of the time the rtt does not explain.
-    const wireMs = Math.max(transferMs - this.fit.a, 0.25 * transferMs, 0.01);
-    const step = this.detector.update(Math.log((bytes * 8000) / wireMs));
+    const refMs = Math.max(this.refA + this.refK * bytes, 0.01);
+    const step = this.detector.update(Math.log(Math.max(transferMs, 0.01) / refMs));
     this.lastP = step?.pChange ?? this.lastP;
     this.history.push({ bytes, transferMs });
     if (this.history.length > HISTORY) this.history.shift();
@@ -108,6 +115,10 @@ export class LinkEstimator {
       this.fit.reset();
       this.residuals.clear();
       for (const c of this.history.slice(this.history.length - keep)) this.absorb(c.bytes, c.transferMs);
+      // The refit is the new regime's reference; its level restarts the detector.
+      this.refA = this.fit.a;
+      this.refK = this.fit.k;
+      this.detector.reset();
       return true;
     }
     if (ok) this.absorb(bytes, transferMs);
