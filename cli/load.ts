@@ -77,6 +77,8 @@ export interface LoadSummary {
   readonly answered: number;
   /** Non-2xx answers and transport errors, by status (`0` = no HTTP answer). */
   readonly failedByStatus: Record<string, number>;
+  /** The most frequent failure messages with their counts (at most 3). */
+  readonly topErrors: { readonly message: string; readonly count: number }[];
   /** Answers whose text equals the rendered text (whitespace-normalised, case-sensitive). */
   readonly correct: number;
   /** Answers the agent marked `deadlineMet`. */
@@ -109,6 +111,14 @@ export function summarise(outcomes: readonly RequestOutcome[], meta: { planned: 
   const ok = outcomes.filter((o) => o.status >= 200 && o.status < 300);
   const failedByStatus: Record<string, number> = {};
   for (const o of outcomes) if (!(o.status >= 200 && o.status < 300)) failedByStatus[o.status] = (failedByStatus[o.status] ?? 0) + 1;
+  const errorCounts = new Map<string, number>();
+  for (const o of outcomes) {
+    if (o.status >= 200 && o.status < 300) continue;
+    // Numbers vary per request ("within 48 ms"); group by the message's shape.
+    const key = `${o.status === 0 ? 'no answer' : `HTTP ${o.status}`}: ${(o.error ?? '').replace(/\d+(\.\d+)?/g, 'N').slice(0, 160)}`;
+    errorCounts.set(key, (errorCounts.get(key) ?? 0) + 1);
+  }
+  const topErrors = [...errorCounts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([message, count]) => ({ message, count }));
   const routes: Record<string, number> = {};
   for (const o of ok) {
     const route = o.target === undefined ? 'unknown' : o.target === 'edge' ? 'edge' : (o.tier ?? o.target);
@@ -124,6 +134,7 @@ export function summarise(outcomes: readonly RequestOutcome[], meta: { planned: 
     skipped: meta.skipped,
     answered: ok.length,
     failedByStatus,
+    topErrors,
     correct: ok.filter((o) => o.text !== undefined && normaliseText(o.text) === normaliseText(o.expectedText)).length,
     deadlineMet: ok.filter((o) => o.deadlineMet === true).length,
     withinDeadlineClient: ok.filter((o) => o.latencyMs <= meta.deadlineMs).length,
@@ -135,6 +146,14 @@ export function summarise(outcomes: readonly RequestOutcome[], meta: { planned: 
     durationMs: meta.durationMs,
     deadlineMs: meta.deadlineMs,
   };
+}
+
+/** The agent's error as one line: `{ error: { code, message } }`, or whatever came back. */
+function errorText(body: Record<string, unknown>, raw: string): string {
+  const e = body.error as { code?: unknown; message?: unknown } | string | undefined;
+  if (e && typeof e === 'object') return [e.code, e.message].filter((x) => typeof x === 'string').join(': ');
+  if (typeof e === 'string') return typeof body.message === 'string' ? `${e}: ${body.message}` : e;
+  return raw.slice(0, 200);
 }
 
 /** Send one request and read the agent's JSON answer. Never throws: failures become outcomes. */
@@ -169,7 +188,7 @@ async function sendOne(opts: LoadOptions, image: LoadImage, sentAtMs: number): P
       batchSize: route.batchSize,
       costUsd: typeof body.costUsd === 'number' ? body.costUsd : undefined,
       deadlineMet: typeof body.deadlineMet === 'boolean' ? body.deadlineMet : undefined,
-      error: res.ok ? undefined : typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : raw.slice(0, 200),
+      error: res.ok ? undefined : errorText(body, raw),
     };
   } catch (err) {
     return { sentAtMs, status: 0, latencyMs: performance.now() - t0, expectedText: image.text, error: err instanceof Error ? err.message : String(err) };
@@ -255,6 +274,7 @@ export function formatSummary(s: LoadSummary): string {
         .join(', ') || '–',
     ],
   ];
+  for (const e of s.topErrors) rows.push(['error', `${e.count} × ${e.message}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

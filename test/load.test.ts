@@ -32,12 +32,17 @@ describe('load summary', () => {
         outcome({ text: 'AB  12 ', target: 'edge', batchSize: 2, costUsd: 0, deadlineMet: true, latencyMs: 80 }),
         outcome({ text: 'AB 13', target: 'fc', tier: 'tier-c1-m2048', batchSize: 4, costUsd: 0.00002, deadlineMet: true, latencyMs: 300 }),
         outcome({ text: 'AB 12', target: 'fc', tier: 'tier-c1-m2048', batchSize: 4, costUsd: 0.00002, deadlineMet: false, latencyMs: 1200 }),
-        outcome({ status: 503, latencyMs: 2 }),
-        outcome({ status: 0, latencyMs: 1 }),
+        outcome({ status: 503, latencyMs: 2, error: 'overloaded: load shed: queue has 12 waiting' }),
+        outcome({ status: 504, latencyMs: 2, error: 'deadline_missed: edge did not answer within 48 ms' }),
+        outcome({ status: 504, latencyMs: 2, error: 'deadline_missed: edge did not answer within 51 ms' }),
+        outcome({ status: 0, latencyMs: 1, error: 'fetch failed' }),
       ],
-      { planned: 6, skipped: 1, durationMs: 1000, deadlineMs: 1000 },
+      { planned: 8, skipped: 1, durationMs: 1000, deadlineMs: 1000 },
     );
-    expect(s).toMatchObject({ planned: 6, sent: 5, skipped: 1, answered: 3, correct: 2, deadlineMet: 2, withinDeadlineClient: 2, failedByStatus: { '503': 1, '0': 1 } });
+    expect(s).toMatchObject({ planned: 8, sent: 7, skipped: 1, answered: 3, correct: 2, deadlineMet: 2, withinDeadlineClient: 2, failedByStatus: { '503': 1, '504': 2, '0': 1 } });
+    // Failures are grouped by the shape of their message, most frequent first.
+    expect(s.topErrors[0]).toEqual({ message: 'HTTP 504: deadline_missed: edge did not answer within N ms', count: 2 });
+    expect(s.topErrors).toHaveLength(3);
     expect(s.costUsd).toBeCloseTo(0.00004, 12);
     expect(s.costPer1000Usd).toBeCloseTo((0.00004 / 3) * 1000, 12);
     expect(s.routeShares.edge).toBeCloseTo(1 / 3);
@@ -45,7 +50,8 @@ describe('load summary', () => {
     expect(s.meanBatchSize).toBeCloseTo(10 / 3);
     expect(s.latencyMs).toMatchObject({ p50: 300, p99: 1200, max: 1200 });
     const table = formatSummary(s);
-    expect(table).toMatch(/answered\s+3 \(60\.0%\); failed: 1 × HTTP 503, 1 × no answer/);
+    expect(table).toMatch(/answered\s+3 \(42\.9%\); failed: 1 × HTTP 503, 2 × HTTP 504, 1 × no answer/);
+    expect(table).toMatch(/error\s+2 × HTTP 504: deadline_missed/);
     expect(table).toMatch(/routes\s+tier-c1-m2048 66\.7%, edge 33\.3%/);
   });
 
@@ -109,7 +115,7 @@ describe('load against a live agent', () => {
     const { loadArrivals } = await import('../shared/traces/arrivals.ts');
     const arrivalsMs = loadArrivals(tracePath);
     const progress: number[] = [];
-    const s = await runLoad({ url, arrivalsMs, deadlineMs: 3000, images, onProgress: (p) => progress.push(p.answered) });
+    const s = await runLoad({ url, arrivalsMs, deadlineMs: 10_000, images, onProgress: (p) => progress.push(p.answered) });
     expect(s.sent).toBe(12);
     expect(s.answered).toBe(12);
     expect(progress.at(-1)).toBe(12);
@@ -126,7 +132,7 @@ describe('load against a live agent', () => {
     const jsonPath = join(dir, 'summary.json');
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'cli/load.ts', '--arrivals', tracePath, '--rate-scale', '2', '--duration', '0.4', '--deadline-ms', '3000', '--url', url, '--images', '4', '--json', jsonPath],
+      ['--import', 'tsx', 'cli/load.ts', '--arrivals', tracePath, '--rate-scale', '2', '--duration', '0.4', '--deadline-ms', '10000', '--url', url, '--images', '4', '--json', jsonPath],
       { cwd: REPO, timeout: 45_000 },
     );
     const s = JSON.parse(readFileSync(jsonPath, 'utf8')) as LoadSummary;

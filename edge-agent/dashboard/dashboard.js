@@ -364,6 +364,9 @@ function planTiers() {
   }
   const fits = new Map(planFits().map((f) => [f.target, f]));
   const chosen = chosenTargets();
+  const excludedRaw = pick(p, 'plan.excludedTargets', 'excludedTargets');
+  const excluded = new Set(Array.isArray(excludedRaw) ? excludedRaw.map(String) : []);
+  for (const [k, until] of entriesOf(pick(p, 'estimates.unhealthy'))) if (num(until) !== undefined) excluded.add(k);
   // Compare every tier at the plan's batch size (the first class's), so the column reads as
   // "what this tier would cost under the current plan".
   const planBatch = [...chosen.values()][0]?.batchSize;
@@ -383,6 +386,7 @@ function planTiers() {
       vcpu: cr?.vcpu ?? pickNum(t, 'vcpu', 'cpu') ?? fromKey.vcpu,
       memoryMb: cr?.memoryMb ?? pickNum(t, 'memoryMb', 'memorySize') ?? fromKey.memoryMb,
       warm,
+      excluded: excluded.has(key),
       aMs: fit?.aMs ?? pickNum(t, 'aMs'),
       kMs: fit?.kMs ?? pickNum(t, 'kMs'),
       batchSize,
@@ -413,7 +417,9 @@ function renderTiers() {
   const tbody = document.querySelector('#tiers tbody');
   tbody.innerHTML = rows
     .map((r) => {
-      const stateBadge = r.warm === true ? '<span class="badge warm">warm</span>' : r.warm === false ? '<span class="badge cold">cold</span>' : '<span class="badge unknown">?</span>';
+      const stateBadge = r.excluded
+        ? `<span class="badge excluded" title="excluded from the plan (unhealthy: throttled, failing or timing out)">${r.warm === true ? 'warm' : r.warm === false ? 'cold' : '?'} · excluded</span>`
+        : r.warm === true ? '<span class="badge warm">warm</span>' : r.warm === false ? '<span class="badge cold">cold</span>' : '<span class="badge unknown">?</span>';
       return `<tr data-tier="${escapeHtml(r.key)}" class="${r.chosen ? 'chosen' : ''}">
         <td><i class="swatch" style="background:${colourOf(r.key)}"></i>${escapeHtml(r.key)}</td>
         <td>${fmt(r.vcpu, r.vcpu !== undefined && r.vcpu < 1 ? 2 : 0)}</td>
@@ -436,8 +442,8 @@ function renderTiers() {
     classes
       .map(
         (c) => `<tr data-deadline="${c.deadlineMs ?? ''}" class="${c.feasible === false ? 'infeasible' : ''}"><td>cloud ≥ ${c.deadlineMs === undefined ? '?' : fmt(c.deadlineMs, 0)} ms${c.totalMs !== undefined ? ` <span class="hint">(~${fmt(c.totalMs, 0)} ms)</span>` : ''}${c.feasible === false ? ' <span class="hint">infeasible</span>' : ''}</td>
-        <td data-col="target"><i class="swatch" style="background:${colourOf(c.target)}"></i>${escapeHtml(c.target)}</td>
-        <td>${c.batchSize ?? '–'}</td><td>${fmtUsd(c.costPer1000Usd)}</td></tr>`,
+        <td data-col="target">${c.target === '–' ? '' : `<i class="swatch" style="background:${colourOf(c.target)}"></i>`}${escapeHtml(c.target)}</td>
+        <td>${c.batchSize ?? '–'}</td><td>${c.target === '–' ? '–' : fmtUsd(c.costPer1000Usd)}</td></tr>`,
       )
       .join('');
   const version = pick(state.plan, 'plan.version', 'version', 'planVersion');
