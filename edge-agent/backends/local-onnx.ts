@@ -49,6 +49,9 @@ const WORKER_URL = new URL('./onnx-worker.ts', import.meta.url).href;
 const TSX_ESM_API = new URL('dist/esm/api/index.mjs', pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'))).href;
 const BOOTSTRAP = `import(${JSON.stringify(TSX_ESM_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 
+/** Longest wait for a worker to finish its batch on close before it is terminated. */
+const CLOSE_GRACE_MS = 10_000;
+
 interface Job {
   readonly id: number;
   readonly items: readonly BatchItem[];
@@ -235,7 +238,21 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
       closed = true;
       const pending = [...waiting.splice(0), ...slots.map((s) => s.job).filter((j): j is Job => !!j)];
       for (const job of pending) finish(job, { err: new BackendError('closed', 'local ONNX backend closed', target) });
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      // Let each worker finish its ONNX run and exit by itself; terminate only a stuck one.
+      await Promise.all(
+        slots.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (s.dead) return resolve();
+              const timer = setTimeout(() => void s.worker.terminate().then(() => resolve()), CLOSE_GRACE_MS);
+              s.worker.once('exit', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              s.worker.postMessage({ type: 'close' } satisfies ToWorker);
+            }),
+        ),
+      );
     },
   };
 }

@@ -15,11 +15,14 @@ export interface WorkerInit {
   readonly intraOpThreads: number;
 }
 
-export type ToWorker = {
-  readonly type: 'run';
-  readonly id: number;
-  readonly items: readonly { readonly id: string; readonly type: ImageMime; readonly bytes: Uint8Array }[];
-};
+export type ToWorker =
+  | {
+      readonly type: 'run';
+      readonly id: number;
+      readonly items: readonly { readonly id: string; readonly type: ImageMime; readonly bytes: Uint8Array }[];
+    }
+  /** Finish the run in progress, release the session, exit. */
+  | { readonly type: 'close' };
 
 export type FromWorker =
   | { readonly type: 'ready'; readonly loadMs: number }
@@ -39,14 +42,25 @@ try {
   const started = performance.now();
   const inference = await createBatchInference({ model: init.model, intraOpThreads: init.intraOpThreads });
   send({ type: 'ready', loadMs: performance.now() - started });
-  port.on('message', async (msg: ToWorker) => {
-    if (msg.type !== 'run') return;
-    try {
-      const response = await inference.run(msg.items.map((it) => ({ id: it.id, type: it.type, bytes: it.bytes })));
-      send({ type: 'result', id: msg.id, response });
-    } catch (err) {
-      send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
+  // Terminating a worker while ONNX Runtime is inside run() aborts the whole process
+  // ("terminate called after throwing Napi::Error"), so closing waits for the run in progress.
+  let running: Promise<unknown> = Promise.resolve();
+  port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'close') {
+      void running
+        .then(() => inference.close())
+        .finally(() => port.close());
+      return;
     }
+    if (msg.type !== 'run') return;
+    running = (async () => {
+      try {
+        const response = await inference.run(msg.items.map((it) => ({ id: it.id, type: it.type, bytes: it.bytes })));
+        send({ type: 'result', id: msg.id, response });
+      } catch (err) {
+        send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
+      }
+    })();
   });
 } catch (err) {
   send({ type: 'init-error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });

@@ -447,7 +447,10 @@ export class AgentRuntime {
     if (this.events.subscribers > 0) {
       this.events.publish('complete', { epochMs: Date.now(), target, batchSize: batch.length, ok: true, durationMs: round(now - startMs), inferMs: round(outcome.inferMs), transferMs: round(outcome.transferMs), coldStart: outcome.coldStart, costUsd: outcome.costUsd });
     }
-    this.pump(); // a target just became free
+    // A target just became free: ask for the next batch, unless nobody waits (saves a decide()
+    // per request at low queue depth; the next admit asks anyway).
+    if (this.scheduler.queueDepth() > 0) this.pump();
+    else this.publishCoreEvents();
   }
 
   private onBatchFailed(target: TargetId, batch: Waiter[], err: BackendError, startMs: number, bytes: number): void {
