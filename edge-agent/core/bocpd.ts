@@ -104,17 +104,21 @@ export class Bocpd {
     }
     // New segment starting at x: prior predictive times the hazard (the old posterior sums to 1).
     m.setPrior(n);
-    let logZ = this.logH + m.logPredictive(n, x);
-    this.logp[n] = logZ;
-    m.update(n, x);
-    this.runLen[n] = 1;
+    this.logp[n] = this.logH + m.logPredictive(n, x);
+    let maxLp = this.logp[n];
     for (let i = 0; i < n; i++) {
       const lp = this.logp[i] + m.logPredictive(i, x) + this.log1mH;
       this.logp[i] = lp;
-      logZ = logAddExp(logZ, lp);
+      if (lp > maxLp) maxLp = lp;
       this.runLen[i] += 1;
       m.update(i, x);
     }
+    m.update(n, x);
+    this.runLen[n] = 1;
+    // log-sum-exp with one exp per entry.
+    let sum = 0;
+    for (let i = 0; i <= n; i++) sum += Math.exp(this.logp[i] - maxLp);
+    const logZ = maxLp + Math.log(sum);
     this.logEvidenceSum += logZ;
     let count = n + 1;
     for (let i = 0; i < count; i++) this.logp[i] -= logZ;

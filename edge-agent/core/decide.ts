@@ -86,6 +86,27 @@ function costPerRequest(s: Slot, n: number, cold: boolean, pricing: PricingTable
   return costOf(s.t.tier, ms, 1, pricing).usd / n;
 }
 
+/** Warm mean of the fastest target for a single request: the bar for "impossible". */
+function fastestMeanMs(slots: readonly Slot[], bytes: number, st: DecideState): number {
+  let best = Infinity;
+  for (const s of slots) best = Math.min(best, predictOn(s, 1, bytes, st, 'mean', false));
+  return best;
+}
+
+function fitsOn(s: Slot, n: number, cum: Float64Array, st: DecideState, cold: boolean, slackMs: number): boolean {
+  return predictOn(s, n, cum[n], st, st.quantile, cold) + st.safetyMarginMs <= slackMs;
+}
+
+/** Record a dispatch of q[i, i+n) to `target`; returns the new head index. */
+function takeBatch(q: readonly QueuedRequest[], i: number, out: DispatchOrder[], target: Slot, n: number, atRisk: boolean, predictedMs: number): number {
+  const ids: string[] = new Array(n);
+  for (let j = 0; j < n; j++) ids[j] = q[i + j].id;
+  out.push({ target: target.t.id, requestIds: ids, atRisk, predictedMs });
+  target.free--;
+  if (!target.t.isEdge && target.warm > 0) target.warm--;
+  return i + n;
+}
+
 /**
  * Decide what to dispatch now.
  * @example
@@ -105,25 +126,13 @@ export function decide(st: DecideState, nowMs: number): Decision {
   let wakeAtMs: number | null = null;
   let i = 0;
 
-  // Warm mean of the fastest target for a single request: the bar for "impossible".
-  const fastestMeanMs = (bytes: number): number => {
-    let best = Infinity;
-    for (const s of slots) best = Math.min(best, predictOn(s, 1, bytes, st, 'mean', false));
-    return best;
-  };
-  const take = (target: Slot, n: number, atRisk: boolean, predictedMs: number) => {
-    const ids: string[] = [];
-    for (let j = 0; j < n; j++) ids.push(q[i + j].id);
-    dispatch.push({ target: target.t.id, requestIds: ids, atRisk, predictedMs });
-    target.free--;
-    if (!target.t.isEdge && target.warm > 0) target.warm--;
-    i += n;
-  };
+  // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
+  const take = takeBatch;
 
   while (i < q.length) {
     const head = q[i];
     const slack = head.deadlineMs - nowMs;
-    const minMean = fastestMeanMs(head.bytes);
+    const minMean = fastestMeanMs(slots, head.bytes, st);
     if (!(minMean <= slack)) {
       reject.push({
         requestId: head.id,
@@ -146,7 +155,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
       let n = Math.min(Math.max(1, st.plan.edgeBatchSize), nMax);
       while (n >= 1 && predictOn(edge, n, cum[n], st, st.quantile, false) + margin > slack) n--;
       if (n >= 1) {
-        take(edge, n, false, predictOn(edge, n, cum[n], st, st.quantile, false));
+        i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, cum[n], st, st.quantile, false));
         continue;
       }
     }
@@ -156,30 +165,37 @@ export function decide(st: DecideState, nowMs: number): Decision {
     const planned = Math.max(1, Math.min(cls?.batchSize ?? 1, st.maxBatch));
     const nPlan = Math.min(planned, nMax);
     const full = st.plan.sendWhenFull && remaining >= planned;
+    // Per tier, the largest feasible n ≤ nPlan (predictions grow with n: binary search); the
+    // batch is the largest n any tier can carry, on the plan's tier if it can, else the cheapest.
     let chosen: Slot | null = null;
     let chosenN = 0;
     let chosenMs = 0;
-    for (let n = nPlan; n >= 1 && !chosen; n--) {
-      let bestCost = Infinity;
-      for (const s of cloud) {
-        if (s.free <= 0) continue;
-        const cold = isCold(s);
-        const ms = predictOn(s, n, cum[n], st, st.quantile, cold);
-        if (ms + margin > slack) continue;
-        // The plan's tier wins when feasible; otherwise the cheapest feasible.
-        const c = s.t.id === cls?.tier ? -1 : costPerRequest(s, n, cold, st.pricing);
-        if (c < bestCost || (c === bestCost && ms < chosenMs)) {
-          bestCost = c;
-          chosen = s;
-          chosenN = n;
-          chosenMs = ms;
-        }
+    let bestCost = Infinity;
+    for (const s of cloud) {
+      if (s.free <= 0) continue;
+      const cold = isCold(s);
+      if (!fitsOn(s, 1, cum, st, cold, slack)) continue;
+      let lo = 1;
+      let hi = nPlan;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (fitsOn(s, mid, cum, st, cold, slack)) lo = mid;
+        else hi = mid - 1;
+      }
+      if (lo < chosenN) continue;
+      const ms = predictOn(s, lo, cum[lo], st, st.quantile, cold);
+      const c = s.t.id === cls?.tier ? -1 : costPerRequest(s, lo, cold, st.pricing);
+      if (lo > chosenN || c < bestCost || (c === bestCost && ms < chosenMs)) {
+        chosen = s;
+        chosenN = lo;
+        chosenMs = ms;
+        bestCost = c;
       }
     }
     if (chosen) {
       const sendByMs = head.deadlineMs - margin - chosenMs;
       if (full || chosenN < nPlan || nowMs >= sendByMs) {
-        take(chosen, chosenN, false, chosenMs);
+        i = take(q, i, dispatch, chosen, chosenN, false, chosenMs);
         continue;
       }
       wakeAtMs = sendByMs;
@@ -197,7 +213,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
       }
     }
     if (fastest) {
-      take(fastest, 1, true, fastestMs);
+      i = take(q, i, dispatch, fastest, 1, true, fastestMs);
       continue;
     }
     // Everything is busy: ask again when h would become impossible (a completion comes first, usually).

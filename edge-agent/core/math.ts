@@ -6,8 +6,13 @@ const LANCZOS = [
 ];
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
-/** log Γ(x) for x > 0 (Lanczos, g = 7; relative error ~1e-15). */
+/** log Γ(x) for x > 0 (Stirling series from 10 up, Lanczos g = 7 below). */
 export function logGamma(x: number): number {
+  if (x >= 10) {
+    // Stirling series: one log instead of Lanczos' two logs and eight divisions (abs. error < 1e-12).
+    const z2 = 1 / (x * x);
+    return (x - 0.5) * Math.log(x) - x + HALF_LOG_2PI + (1 / x) * (1 / 12 - z2 * (1 / 360 - z2 * (1 / 1260 - z2 / 1680)));
+  }
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   const z = x - 1;
   let s = LANCZOS[0];

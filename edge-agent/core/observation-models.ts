@@ -47,8 +47,8 @@ export class NormalGammaModel implements ObservationModel {
   private alpha = new Float64Array(0);
   private beta = new Float64Array(0);
   private count = new Float64Array(0);
-  /** lgamma(α + ½) − lgamma(α) by observation count: α depends only on the count. */
-  private constByCount: number[] = [];
+  /** lgamma(α + ½) − lgamma(α) by observation count (α depends only on the count); NaN = not yet. */
+  private readonly constByCount = new Float64Array(1 << 16).fill(Number.NaN);
 
   constructor(prior: Partial<NormalGammaPrior> = {}) {
     this.prior = {
@@ -76,12 +76,14 @@ export class NormalGammaModel implements ObservationModel {
   }
 
   private gammaConst(c: number): number {
-    let v = this.constByCount[c];
-    if (v === undefined) {
-      const a = this.prior.alpha + c / 2;
-      v = logGamma(a + 0.5) - logGamma(a);
-      if (c < 100_000) this.constByCount[c] = v;
+    if (c < this.constByCount.length) {
+      const v = this.constByCount[c];
+      if (v === v) return v; // not NaN
     }
+    const a = this.prior.alpha + c / 2;
+    // Long runs: the asymptotic series ½ln a − 1/(8a) + 1/(192a³) is exact to ~1e-15 here.
+    const v = a > 2000 ? 0.5 * Math.log(a) - 1 / (8 * a) + 1 / (192 * a * a * a) : logGamma(a + 0.5) - logGamma(a);
+    if (c < this.constByCount.length) this.constByCount[c] = v;
     return v;
   }
 
@@ -151,6 +153,14 @@ export class PoissonGammaModel implements ObservationModel {
   readonly prior: PoissonGammaPrior;
   private alpha = new Float64Array(0);
   private beta = new Float64Array(0);
+  /** Per slot: lgamma(α), log(β/(β+1)), log(β+1) — so a predictive costs one lgamma. */
+  private lgA = new Float64Array(0);
+  private logRatio = new Float64Array(0);
+  private log1pB = new Float64Array(0);
+  /** lgamma(x + α) from the last predictive of each slot, reused by update(). */
+  private lgXA = new Float64Array(0);
+  private lastX = Number.NaN;
+  private lgX1 = 0;
   private readonly lgammaAlpha0: number;
 
   constructor(prior: Partial<PoissonGammaPrior> = {}) {
@@ -164,29 +174,52 @@ export class PoissonGammaModel implements ObservationModel {
   resize(capacity: number): void {
     this.alpha = new Float64Array(capacity);
     this.beta = new Float64Array(capacity);
+    this.lgA = new Float64Array(capacity);
+    this.logRatio = new Float64Array(capacity);
+    this.log1pB = new Float64Array(capacity);
+    this.lgXA = new Float64Array(capacity).fill(Number.NaN);
+  }
+
+  private setBeta(i: number, b: number): void {
+    this.beta[i] = b;
+    this.logRatio[i] = Math.log(b / (b + 1));
+    this.log1pB[i] = Math.log1p(b);
   }
 
   setPrior(i: number): void {
     this.alpha[i] = this.prior.alpha;
-    this.beta[i] = this.prior.beta;
+    this.lgA[i] = this.lgammaAlpha0;
+    this.setBeta(i, this.prior.beta);
   }
 
   logPredictive(i: number, x: number): number {
     if (x < 0) return -Infinity;
+    if (x !== this.lastX) {
+      this.lastX = x;
+      this.lgX1 = logGamma(x + 1);
+    }
     const a = this.alpha[i];
-    const b = this.beta[i];
-    const lgA = a === this.prior.alpha ? this.lgammaAlpha0 : logGamma(a);
-    return logGamma(x + a) - lgA - logGamma(x + 1) + a * Math.log(b / (b + 1)) - x * Math.log1p(b);
+    const lgXA = logGamma(x + a);
+    this.lgXA[i] = lgXA;
+    return lgXA - this.lgA[i] - this.lgX1 + a * this.logRatio[i] - x * this.log1pB[i];
   }
 
   update(i: number, x: number): void {
-    this.alpha[i] += x;
-    this.beta[i] += 1;
+    const a = this.alpha[i] + x;
+    // update() follows logPredictive(i, x) in BOCPD: reuse its lgamma(x + α).
+    this.lgA[i] = x === this.lastX && this.lgXA[i] === this.lgXA[i] ? this.lgXA[i] : logGamma(a);
+    this.lgXA[i] = Number.NaN;
+    this.alpha[i] = a;
+    this.setBeta(i, this.beta[i] + 1);
   }
 
   move(from: number, to: number): void {
     this.alpha[to] = this.alpha[from];
     this.beta[to] = this.beta[from];
+    this.lgA[to] = this.lgA[from];
+    this.logRatio[to] = this.logRatio[from];
+    this.log1pB[to] = this.log1pB[from];
+    this.lgXA[to] = this.lgXA[from];
   }
 
   mean(i: number): number {
