@@ -182,3 +182,32 @@ describe('agent HTTP API', () => {
     expect(logLines.join('')).not.toContain(LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET);
   });
 });
+
+describe('agent load shedding', () => {
+  it('over maxQueue, requests are shed at once with 503, Retry-After and a reason; the rest are served', async () => {
+    const small = await startAgent(parseConfig({ port: 0, backends: ['edge'], edgeWorkers: 1, maxQueue: 4, logLevel: 'silent' }));
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          fetch(`${small.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': '20000' }, body: pngs[0] }).then(async (r) => ({
+            status: r.status,
+            retryAfter: r.headers.get('retry-after'),
+            body: (await r.json()) as Record<string, any>,
+          })),
+        ),
+      );
+      const shed = answers.filter((a) => a.status === 503);
+      expect(shed.length).toBeGreaterThan(0);
+      for (const a of shed) {
+        expect(a.body.error.code).toBe('overloaded');
+        expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
+      }
+      const served = answers.filter((a) => a.status === 200);
+      expect(served.length).toBeGreaterThanOrEqual(4);
+      for (const a of served) expect(a.body.text).toBe(LINES[0]);
+      expect(shed.length + served.length).toBe(40);
+    } finally {
+      await small.shutdown(2000);
+    }
+  });
+});

@@ -108,4 +108,33 @@ describe('agent routing', () => {
     // The FC answers were real invocations: the two warm-ups plus at least one agent batch.
     expect(agent.localFc!.ledger().total.invocations - before).toBeGreaterThan(2);
   });
+
+  it('when the FC tier fails (HTTP 500), its batches are retried on the edge within the deadline; every request still gets one answer', async () => {
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${agent.url}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+    };
+    agent.localFc!.setFaults({ '*': { errorRate: 1, errorMode: '5xx' } });
+    try {
+      const retriesBefore = await metric('agent_retries_total');
+      const answers: Answer[] = [];
+      for (let wave = 0; wave < 3 && (await metric('agent_backend_errors_total{target="' + TIER + '",code="unavailable"}')) === 0; wave++) {
+        answers.push(...(await burst(240, 2500)));
+      }
+      expect(await metric(`agent_backend_errors_total{target="${TIER}",code="unavailable"}`), 'the faulty tier was tried').toBeGreaterThan(0);
+      expect(await metric('agent_retries_total')).toBeGreaterThan(retriesBefore);
+      const r = routes(answers);
+      expect(r[TIER], 'nothing is served by the failing tier').toBeUndefined();
+      expect(r.edge).toBeGreaterThan(0);
+      for (const a of answers) {
+        expect([200, 502, 503, 504], JSON.stringify(a.body)).toContain(a.status);
+        if (a.status === 502) expect(a.body.error.message).toContain(TIER);
+      }
+    } finally {
+      agent.localFc!.setFaults({});
+    }
+  });
 });
