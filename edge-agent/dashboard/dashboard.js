@@ -12,6 +12,8 @@ const MAX_BATCH_POINTS = 400;
 const MAX_EVENTS = 40;
 const PALETTE = ['#2b6cb0', '#d97706', '#059669', '#9333ea', '#dc2626', '#0891b2', '#65a30d', '#db2777'];
 const EDGE_COLOUR = '#374151';
+/** Above this (100 Gbit/s) an uplink estimate means "not limited by bandwidth". */
+const MAX_PLAUSIBLE_MBPS = 1e5;
 
 // ---------------------------------------------------------------- tolerant field access
 
@@ -47,6 +49,7 @@ function entriesOf(x, idKeys = ['key', 'target', 'id', 'tier', 'name']) {
 
 function fmt(v, digits = 1) {
   if (v === undefined) return '–';
+  if (Math.abs(v) > 1e15) return '∞'; // the core's stand-in for "unbounded" (Number.MAX_VALUE)
   if (Math.abs(v) >= 1000) return v.toLocaleString('en-US', { maximumFractionDigits: 0 });
   return v.toFixed(digits);
 }
@@ -514,14 +517,17 @@ function onStats(s) {
   push(state.t, t);
   push(state.rate, rate ?? null);
   push(state.rateEst, pickNum(state.plan, 'estimates.rate.rateRps', 'plan.rateRps') ?? null);
-  push(state.bandwidth, bwMbps ?? null);
+  // An estimator that sees no size-dependence in transfer time (loopback) reports an unbounded
+  // bandwidth (up to Number.MAX_VALUE): show it as such and keep it off the chart's scale.
+  const bwUnbounded = bwMbps !== undefined && bwMbps > MAX_PLAUSIBLE_MBPS;
+  push(state.bandwidth, bwUnbounded ? null : (bwMbps ?? null));
   push(state.queue, queue ?? null);
   push(state.costUsd, costUsd ?? null);
   push(state.attainPct, attainPct ?? null);
 
   setText('kpi-requests', fmt(answered, 0));
   setText('kpi-rate', fmt(rate, 2));
-  setText('kpi-bw', fmt(bwMbps, 1));
+  setText('kpi-bw', bwUnbounded ? '∞' : fmt(bwMbps, 1));
   setText('kpi-queue', fmt(queue, 0));
   setText('kpi-attain', fmt(attainPct, 1));
   setText('kpi-cost', fmtUsd(costUsd));
