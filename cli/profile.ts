@@ -185,10 +185,11 @@ export function buildProfile(samples: readonly Sample[], meta: { model: string; 
     };
   }
   const link = fitLink(samples.filter((s) => s.target !== 'edge'));
+  const linkNote = !link ? 'link not measured, defaults kept' : link.uplinkMbps === undefined ? `rtt measured; uplink not identifiable (transfer did not grow with size), default ${meta.fallback.uplinkMbps} Mbit/s kept` : 'rtt and uplink fitted from transfer time against bytes';
   return profileSchema.parse({
     version: 1,
     model: meta.model,
-    source: meta.source,
+    source: `${meta.source}; ${linkNote}`,
     createdAt: meta.createdAt,
     itemBytes: Math.max(1, Math.round(meta.itemBytes)),
     rttMs: link?.rttMs ?? meta.fallback.rttMs,
