@@ -390,6 +390,7 @@ export async function runProfile(opts: ProfileRunOptions): Promise<ProfileRun> {
     const total = runners.length * opts.batchSizes.length * (opts.warmup + opts.repeat);
     let done = 0;
     const samples: Sample[] = [];
+    opts.onProgress?.(0, total, 'starting');
     for (const runner of runners) {
       for (const b of opts.batchSizes) {
         for (let i = 0; i < opts.warmup + opts.repeat; i++) {
