@@ -13,7 +13,8 @@
  * ratio, so background load on a shared machine weighs on both sides alike.
  *
  * Flags: --duration <s> (per measurement, default 4), --rounds <n> (default 3),
- * --connections <n> (default 64), --only overhead|ocr.
+ * --connections <n> (overhead, default 64), --ocr-connections <n> (default 16: enough to keep
+ * the edge saturated without a long queue), --warmup <s> (agent warm-up before measuring, default 12), --only overhead|ocr.
  */
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
@@ -40,12 +41,18 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64' },
+    'ocr-connections': { type: 'string', default: '16' },
+    warmup: { type: 'string', default: '12' },
     only: { type: 'string' },
   },
 });
 const durationS = Number(values.duration);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
+const ocrConnections = Number(values['ocr-connections']);
+const warmupS = Number(values.warmup);
+if (!Number.isInteger(ocrConnections) || ocrConnections < 1) throw new RangeError(`Expected \`--ocr-connections\` to be an integer ≥ 1, got \`${values['ocr-connections']}\``);
+if (!(warmupS >= 0)) throw new RangeError(`Expected \`--warmup\` to be a number of seconds ≥ 0, got \`${values.warmup}\``);
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`Expected \`--rounds\` to be an integer ≥ 1, got \`${values.rounds}\``);
 if (!(durationS > 0)) throw new RangeError(`Expected \`--duration\` to be a number of seconds > 0, got \`${values.duration}\``);
 if (!Number.isInteger(connections) || connections < 1) throw new RangeError(`Expected \`--connections\` to be an integer ≥ 1, got \`${values.connections}\``);
@@ -86,22 +93,26 @@ function median(xs: number[]): number {
 }
 
 async function overhead(png: Buffer): Promise<void> {
-  console.log(`\n[1] agent overhead: noop backend vs bare Hono echo (${connections} connections, ${rounds} interleaved rounds of ${durationS} s each)`);
+  console.log(`\n[1] agent overhead: noop backend vs bare Hono echo (${connections} connections, ${rounds} interleaved rounds of ${durationS} s each after ${warmupS} s warm-up)`);
   const echo = await echoServer();
   const agent = await startAgent(parseConfig({ port: 0, backends: ['noop'], logLevel: 'warn', maxQueue: 100_000 }));
   const headers = { 'content-type': 'image/png' };
   const ratios: number[] = [];
   try {
-    // Warm both (JIT, sockets) before measuring.
+    // Warm both (JIT, sockets) before measuring; the agent long enough for the core's plan to
+    // leave its warm-up, as in a long-running agent.
     await load(echo.url, png, headers, connections, 1);
-    await load(`${agent.url}/v1/infer`, png, headers, connections, 1);
+    await load(`${agent.url}/v1/infer`, png, headers, connections, Math.max(1, warmupS));
     // Interleaved rounds: background load on a shared machine hits both sides alike.
     for (let r = 0; r < rounds; r++) {
       const base = await load(echo.url, png, headers, connections, durationS);
+      const before = await batchCounts(agent.url);
       const ours = await load(`${agent.url}/v1/infer`, png, headers, connections, durationS);
+      const after = await batchCounts(agent.url);
+      const meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
       ratios.push(ours.rps / base.rps);
       console.log(`  round ${r + 1}  bare Hono echo : ${fmt(base)}`);
-      console.log(`  round ${r + 1}  agent (noop)   : ${fmt(ours)}   ratio ${(ours.rps / base.rps).toFixed(3)}`);
+      console.log(`  round ${r + 1}  agent (noop)   : ${fmt(ours)}   mean batch ${meanBatch.toFixed(2)}   ratio ${(ours.rps / base.rps).toFixed(3)}`);
     }
     console.log(`  => median ratio req/s agent/echo = ${median(ratios).toFixed(3)}  (target ≥ 0.5)`);
   } finally {
@@ -112,17 +123,20 @@ async function overhead(png: Buffer): Promise<void> {
 
 async function ocr(png: Buffer): Promise<void> {
   const threads = 1;
-  console.log(`\n[2] local OCR at saturation: agent (edge only, 1 worker, ${threads} intra-op thread) vs raw ONNX Runtime loop in this process, ${rounds} interleaved rounds of ${durationS} s`);
+  console.log(`\n[2] local OCR at saturation: agent (edge only, 1 worker, ${threads} intra-op thread, ${ocrConnections} connections) vs raw ONNX Runtime loop in this process, ${rounds} interleaved rounds of ${durationS} s after ${warmupS} s warm-up`);
   const agent = await startAgent(parseConfig({ port: 0, backends: ['edge'], edgeWorkers: 1, intraOpThreads: threads, logLevel: 'warn', maxQueue: 100_000, maxDeadlineMs: 600_000 }));
   const raw = await createBatchInference({ intraOpThreads: threads });
   // A generous deadline: this measures throughput, so nothing should be refused as late.
   const headers = { 'content-type': 'image/png', 'x-deadline-ms': '60000' };
   const ratios: number[] = [];
   try {
-    await load(`${agent.url}/v1/infer`, png, headers, connections, 2);
+    // Warm-up long enough for the core's plan to leave its warm-up (10 ticks of arrivals by
+    // default) and size edge batches from the measured rate, as a long-running agent would.
+    if (warmupS > 0) await load(`${agent.url}/v1/infer`, png, headers, ocrConnections, warmupS);
+    while (agent.runtime.pending > 0) await new Promise((res) => setTimeout(res, 20));
     for (let r = 0; r < rounds; r++) {
       const before = await batchCounts(agent.url);
-      const ours = await load(`${agent.url}/v1/infer`, png, headers, connections, durationS);
+      const ours = await load(`${agent.url}/v1/infer`, png, headers, ocrConnections, durationS);
       // Let the requests still queued when the load stopped drain before the baseline runs.
       while (agent.runtime.pending > 0) await new Promise((res) => setTimeout(res, 20));
       const after = await batchCounts(agent.url);

@@ -2,7 +2,12 @@
  * `noop` backend: answers every item at once with empty text. It stands in for the edge target
  * so a benchmark measures the agent's own overhead (HTTP, admission, scheduling, fan-out)
  * without any inference behind it.
+ *
+ * "At once" means on the next turn of the event loop (setImmediate), as any real backend's I/O
+ * completes, not within the caller's microtask: requests that arrived meanwhile are then
+ * batched as they would be behind a real target.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
 
 export interface NoopBackendOptions {
@@ -28,6 +33,7 @@ export function createNoopBackend(options: NoopBackendOptions = {}): InferenceBa
     async run(target: TargetId, items: readonly BatchItem[], _options: RunOptions): Promise<BatchOutcome> {
       if (closed) throw new BackendError('closed', 'noop backend is closed', target);
       if (!targets.includes(target)) throw new BackendError('unavailable', `noop backend does not serve target ${target}`, target);
+      await nextTurn();
       return {
         results: items.map((it) => ({ id: it.id, text: '', confidence: 0 })),
         target,

@@ -76,32 +76,6 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
   });
   app.notFound((c) => c.json(new HttpError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
 
-  app.use('*', async (c, next) => {
-    const reqId = c.req.header('x-request-id')?.slice(0, 64) || `r${(nextRequest++).toString(36)}`;
-    c.header('x-request-id', reqId);
-    const t0 = performance.now();
-    await next();
-    // Successes at debug (the hot path); refusals at info so they are seen by default.
-    const status = c.res.status;
-    const line = { reqId, method: c.req.method, path: c.req.path, status, ms: Math.round((performance.now() - t0) * 10) / 10 };
-    if (status >= 500) log.warn(line, 'request failed');
-    else if (status >= 400) log.info(line, 'request refused');
-    else log.debug(line, 'request');
-  });
-
-  if (tokenDigest) {
-    app.use('*', async (c, next) => {
-      if (!guarded(c.req.path)) return next();
-      const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
-      // Compare digests: equal length always, so timingSafeEqual never leaks the token's length.
-      if (!m || !timingSafeEqual(digest(m[1].trim()), tokenDigest)) {
-        c.header('WWW-Authenticate', 'Bearer realm="edge-agent"');
-        throw new HttpError(401, 'unauthorized', m ? 'the bearer token is wrong' : 'missing `Authorization: Bearer <token>` header');
-      }
-      return next();
-    });
-  }
-
   // The body is left unread, so the connection cannot carry another request: say so, or a
   // keep-alive client would reuse a socket the server is about to close.
   const tooLarge = (c: Context) => {
@@ -109,18 +83,46 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
     return c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413);
   };
   // Streamed (chunked) bodies are counted as they arrive by Hono's bodyLimit; a declared
-  // Content-Length is checked here without touching `c.req.raw`, which is costly to build.
+  // Content-Length is checked inline without touching `c.req.raw`, which is costly to build.
   const streamedLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
-  const limitBody = async (c: Context, next: () => Promise<void>) => {
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number(declared) > maxBodyBytes) return tooLarge(c);
-      return next();
+
+  const authorise = (c: Context) => {
+    const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+    // Compare digests: equal length always, so timingSafeEqual never leaks the token's length.
+    if (!m || !timingSafeEqual(digest(m[1].trim()), tokenDigest!)) {
+      c.header('WWW-Authenticate', 'Bearer realm="edge-agent"');
+      throw new HttpError(401, 'unauthorized', m ? 'the bearer token is wrong' : 'missing `Authorization: Bearer <token>` header');
     }
-    return streamedLimit(c, next);
   };
-  app.use('/v1/infer', limitBody);
-  app.use('/v1/infer/*', limitBody);
+
+  // One middleware for request id, token, body limit and the access log: each extra layer costs
+  // a closure and a promise per request on the hot path.
+  app.use('*', async (c, next) => {
+    const reqId = c.req.header('x-request-id')?.slice(0, 64) || `r${(nextRequest++).toString(36)}`;
+    c.header('x-request-id', reqId);
+    const t0 = performance.now();
+    const path = c.req.path;
+    if (tokenDigest && guarded(path)) authorise(c);
+    if (path.startsWith('/v1/infer')) {
+      const declared = c.req.header('content-length');
+      if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
+        const limited = await streamedLimit(c, next);
+        if (limited) c.res = limited;
+      } else if (Number(declared) > maxBodyBytes) {
+        c.res = tooLarge(c);
+      } else {
+        await next();
+      }
+    } else {
+      await next();
+    }
+    // Successes at debug (the hot path); refusals at info so they are seen by default.
+    const status = c.res.status;
+    const level = status >= 500 ? 'warn' : status >= 400 ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    const line = { reqId, method: c.req.method, path, status, ms: Math.round((performance.now() - t0) * 10) / 10 };
+    log[level](line, status >= 500 ? 'request failed' : status >= 400 ? 'request refused' : 'request');
+  });
 
   app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs }));
   app.route('/', statusRoutes(runtime));

@@ -175,6 +175,10 @@ export class AgentRuntime {
   private rejected = 0;
   private costUsdTotal = 0;
   private readonly routeItems: Record<string, number> = {};
+  private readonly metMet: { inc(): void };
+  private readonly metMissed: { inc(): void };
+  private readonly requestCounters = new Map<string, { inc(): void }>();
+  private readonly perTarget = new Map<TargetId, { batchSize: { observe(v: number): void }; latency: { observe(v: number): void }; okSeconds: { observe(v: number): void } }>();
 
   constructor(options: RuntimeOptions) {
     this.scheduler = options.scheduler;
@@ -200,6 +204,8 @@ export class AgentRuntime {
       },
       { defaultMetrics: options.defaultMetrics },
     );
+    this.metMet = this.metrics.deadlines.labels({ met: 'true' });
+    this.metMissed = this.metrics.deadlines.labels({ met: 'false' });
     this.sweeper = setInterval(() => this.sweep(), 250);
     this.sweeper.unref();
     // The `stats` event, once a second, only while someone listens.
@@ -398,7 +404,8 @@ export class AgentRuntime {
     if (this.events.subscribers > 0) {
       this.events.publish('dispatch', { epochMs: Date.now(), target, batchSize: batch.length, bytes, atRisk, predictedMs: round(predictedMs), timeoutMs: round(timeoutMs) });
     }
-    this.metrics.batchSize.observe({ target }, batch.length);
+    const m = this.targetMetrics(target);
+    m.batchSize.observe(batch.length);
     let outcome: BatchOutcome;
     try {
       if (!backend) throw new BackendError('unavailable', `no backend serves target ${target} (live: ${this.targets.join(', ')})`, target);
@@ -417,7 +424,7 @@ export class AgentRuntime {
     }
     const now = this.clock();
     this.observe({ target, batchSize: batch.length, bytes, ok: true, wallMs: outcome.wallMs || now - startMs, inferMs: outcome.inferMs, transferMs: outcome.transferMs, coldStart: outcome.coldStart, costUsd: outcome.costUsd }, now);
-    this.metrics.batchSeconds.observe({ target, ok: 'true' }, (now - startMs) / 1000);
+    m.okSeconds.observe((now - startMs) / 1000);
     if (outcome.costUsd > 0) {
       this.metrics.costUsd.inc({ target }, outcome.costUsd);
       this.costUsdTotal += outcome.costUsd;
@@ -522,8 +529,8 @@ export class AgentRuntime {
     this.answered++;
     if (a.deadlineMet) this.met++;
     this.routeItems[target] = (this.routeItems[target] ?? 0) + 1;
-    this.metrics.deadlines.inc({ met: String(a.deadlineMet) });
-    this.metrics.latencySeconds.observe({ target }, a.timings.totalMs / 1000);
+    (a.deadlineMet ? this.metMet : this.metMissed).inc();
+    this.targetMetrics(target).latency.observe(a.timings.totalMs / 1000);
     this.count(w.route, '200');
     w.resolve(a);
   }
@@ -537,8 +544,25 @@ export class AgentRuntime {
     w.reject(e);
   }
 
+  private targetMetrics(target: TargetId) {
+    let m = this.perTarget.get(target);
+    if (!m) {
+      m = {
+        batchSize: this.metrics.batchSize.labels({ target }),
+        latency: this.metrics.latencySeconds.labels({ target }),
+        okSeconds: this.metrics.batchSeconds.labels({ target, ok: 'true' }),
+      };
+      this.perTarget.set(target, m);
+    }
+    return m;
+  }
+
   private count(route: string, outcome: string): void {
-    this.metrics.requests.inc({ route, outcome });
+    // Label children are cached: prom-client hashes the label object on every call otherwise.
+    const key = `${route}\u0000${outcome}`;
+    let child = this.requestCounters.get(key);
+    if (!child) this.requestCounters.set(key, (child = this.metrics.requests.labels({ route, outcome })));
+    child.inc();
   }
 }
 
