@@ -32,7 +32,7 @@ export interface RunTrace {
   readonly invocations: number;
   readonly coldStarts: number;
   readonly replans: number;
-  readonly changepointsMs: number[];
+  readonly changepoints: { tMs: number; stream: string }[];
   /** True when `abortWhen` stopped the run; the numbers are then partial. */
   readonly aborted: boolean;
 }
@@ -163,7 +163,7 @@ export function runEngine(policy: SimPolicy, world: World, o: EngineOptions): Ru
     invocations: world.invocations,
     coldStarts: world.coldStarts,
     replans: policy.replans(),
-    changepointsMs: policy.changepointsMs?.() ?? [],
+    changepoints: policy.changepoints?.() ?? [],
     aborted,
   };
 }

@@ -72,11 +72,18 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
   const runs = r.result.runs;
   const focus = r.focus ?? (runs.ours ? 'ours' : Object.keys(runs)[0]);
   const run = focus ? runs[focus] : undefined;
-  const cps = (run?.changepointsMs ?? []).map((t) => ({ tS: t / 1000 }));
+  const cps = (run?.changepoints ?? []).map((c) => ({ tS: c.tMs / 1000, stream: c.stream }));
   const rate = ratePerSecond(r.arrivalsMs);
   const endS = rate.length;
   const bw = Array.from({ length: endS }, (_, tS) => ({ tS, mbps: r.bandwidth.bpsAt(tS * 1000) / 1e6 }));
-  const rules = { data: { values: cps }, mark: { type: 'rule' as const, color: 'firebrick', strokeDash: [4, 3] }, encoding: { x: { field: 'tS', type: 'quantitative' as const } } };
+  const rules = {
+    data: { values: cps },
+    mark: { type: 'rule' as const, strokeDash: [4, 3] },
+    encoding: {
+      x: { field: 'tS', type: 'quantitative' as const },
+      color: { field: 'stream', type: 'nominal' as const, title: 'changepoint', scale: { domain: ['arrivals', 'link'], range: ['firebrick', 'darkorange'] } },
+    },
+  };
 
   const timeline: vegaLite.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

@@ -61,8 +61,8 @@ export interface SimPolicy {
   onComplete(obs: BatchObservation, nowMs: number): void;
   /** Times the policy re-computed its plan. */
   replans(): number;
-  /** Virtual times of detected changepoints, for the report. */
-  changepointsMs?(): number[];
+  /** Detected changepoints (virtual time of the change, and which stream), for the report. */
+  changepoints?(): { tMs: number; stream: string }[];
 }
 
 /** What a policy may know when it is built. Baselines that "measure" use `probeBps`. */

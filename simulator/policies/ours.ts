@@ -13,7 +13,7 @@ export interface ReplanRecord {
 
 export class CorePolicy implements SimPolicy {
   private readonly core: Scheduler;
-  private readonly cps: number[] = [];
+  private readonly cps: { tMs: number; stream: string }[] = [];
   private readonly replanLog: ReplanRecord[] = [];
 
   constructor(
@@ -36,7 +36,7 @@ export class CorePolicy implements SimPolicy {
 
   private drain(): void {
     for (const e of this.core.drainEvents() as CoreEvent[]) {
-      if (e.type === 'changepoint') this.cps.push(e.changeAtMs ?? e.atMs);
+      if (e.type === 'changepoint') this.cps.push({ tMs: e.changeAtMs, stream: e.stream });
       else if (e.type === 'replan') this.replanLog.push({ atMs: e.atMs, reason: e.reason });
     }
   }
@@ -59,7 +59,7 @@ export class CorePolicy implements SimPolicy {
     return this.core.stats().replans;
   }
 
-  changepointsMs(): number[] {
+  changepoints(): { tMs: number; stream: string }[] {
     this.drain();
     return [...this.cps];
   }
