@@ -2,6 +2,7 @@
  * The agent end to end over real HTTP on loopback: real ONNX inference in worker threads, the
  * in-process local FC behind the real fc2 client, rendered text-line images.
  */
+import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../edge-agent/config.ts';
@@ -127,6 +128,24 @@ describe('agent HTTP API', () => {
       expect(body.error.message.length).toBeGreaterThan(5);
     }
     expect((await fetch(`${agent.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a chunked upload (no Content-Length) is counted as it streams: over maxBodyBytes 413, under it served', async () => {
+    const sendChunked = (body: Uint8Array) =>
+      new Promise<{ status: number; body: Record<string, any> }>((resolve, reject) => {
+        const req = request(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'transfer-encoding': 'chunked', 'x-deadline-ms': '8000' } }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += String(d)));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, any> }));
+        });
+        req.on('error', reject);
+        for (let i = 0; i < body.length; i += 16 * 1024) req.write(body.subarray(i, i + 16 * 1024));
+        req.end();
+      });
+    const big = await sendChunked(new Uint8Array(600 * 1024).fill(1));
+    expect([big.status, big.body.error.code]).toEqual([413, 'payload_too_large']);
+    const ok = await sendChunked(pngs[1]);
+    expect([ok.status, ok.body.text]).toEqual([200, LINES[1]]);
   });
 
   it('with a token configured, /v1/* needs `Authorization: Bearer <token>` (401 otherwise)', async () => {

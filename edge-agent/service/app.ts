@@ -106,8 +106,9 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
     if (path.startsWith('/v1/infer')) {
       const declared = c.req.header('content-length');
       if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
-        const limited = await streamedLimit(c, next);
-        if (limited) c.res = limited;
+        // It answers a Response when over the limit; otherwise it ran the route through next().
+        const limited: unknown = await streamedLimit(c, next);
+        if (limited instanceof Response) c.res = limited;
       } else if (Number(declared) > maxBodyBytes) {
         c.res = tooLarge(c);
       } else {
