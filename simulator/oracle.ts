@@ -10,8 +10,9 @@
  *    b ≤ M_i(w) = the most arrivals any window of that width around a_i holds. Hence each cloud
  *    request i pays at least c_i = min_j (A_j / b*_j(i) + K_j), b*_j(i) the largest such b.
  * 2. Edge share (free, but finite). Any real edge schedule completes at most
- *    (e − s)·W / (k_e·fastest factor) items whose windows lie inside [s, e] (every batch of b
- *    runs ≥ k_e·b·factor on one of W workers). Cutting time into slots of that length, the
+ *    (e − s)·W / τ items whose windows lie inside [s, e]: an on-time batch runs within one SLO,
+ *    so b ≤ bMax with f·(a_e + k_e·bMax) ≤ SLO, and each item takes ≥ τ = f·(a_e/bMax + k_e) of
+ *    one of W workers (f the fastest noise factor). Cutting time into slots of that length, the
  *    requests an edge can serve form an independent set of a transversal matroid (each request
  *    may take one slot between its arrival and deadline, rounded outwards). Greedy by weight is
  *    optimal on a matroid, so taking requests in decreasing c_i while Hall's condition holds
@@ -209,8 +210,14 @@ export function oracleBound(o: OracleInput): OracleResult {
   const onEdge = new Uint8Array(n);
   const pe = o.profile.targets.edge;
   if (o.edgeWorkers > 0 && pe && n > 0) {
-    const slotMs = (pe.kMs * fMin('edge')) / o.edgeWorkers;
-    if (!(slotMs > 0)) {
+    // Every on-time batch runs within one SLO, so b ≤ bMax with f·(a + k·bMax) ≤ SLO, and each
+    // item costs the worker at least f·(a/bMax + k).
+    const f = fMin('edge');
+    const bMax = pe.kMs > 0 ? Math.floor((o.sloMs / f - pe.aMs) / pe.kMs) : Infinity;
+    const slotMs = bMax >= 1 ? (f * (pe.aMs / bMax + pe.kMs)) / o.edgeWorkers : Infinity;
+    if (slotMs === Infinity) {
+      // Not even one item fits in the SLO on the edge: it absorbs nothing.
+    } else if (!(slotMs > 0)) {
       // A free, infinitely fast edge: it absorbs everything.
       onEdge.fill(1);
       edgeRequests = n;
