@@ -130,6 +130,15 @@ describe('agent HTTP API', () => {
     expect((await fetch(`${agent.url}/healthz`)).status).toBe(200);
   });
 
+  it('an image the model cannot decode (a truncated PNG) gets 422 with the item\'s code; its batch-mates are unaffected', async () => {
+    const truncated = pngs[0].slice(0, pngs[0].length - 40);
+    const [bad, good] = await Promise.all(
+      [truncated, pngs[2]].map((body) => post('/v1/infer', { headers: { 'content-type': 'image/png', 'x-deadline-ms': '8000' }, body }).then(async (r) => ({ status: r.status, body: await json(r) }))),
+    );
+    expect([bad.status, bad.body.error.code]).toEqual([422, 'undecodable_image']);
+    expect([good.status, good.body.text]).toEqual([200, LINES[2]]);
+  });
+
   it('a chunked upload (no Content-Length) is counted as it streams: over maxBodyBytes 413, under it served', async () => {
     const sendChunked = (body: Uint8Array) =>
       new Promise<{ status: number; body: Record<string, any> }>((resolve, reject) => {
