@@ -165,6 +165,11 @@ describe('agent HTTP API', () => {
     expect((await json(missing)).error.code).toBe('unauthorized');
     expect((await req({ authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await req({ authorization: 'Bearer s3cret-token' })).status).toBe(200);
+    // EventSource cannot set headers: the event stream alone also takes ?access_token=.
+    const sse = await app.request('/v1/events?access_token=s3cret-token');
+    expect(sse.status).toBe(200);
+    await sse.body?.cancel();
+    expect((await app.request('/v1/plan?access_token=s3cret-token')).status).toBe(401);
     expect((await app.request('/healthz')).status).toBe(200); // probes stay open
   });
 

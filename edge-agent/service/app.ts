@@ -70,7 +70,9 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
 
   app.onError((err, c) => {
     const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error', { cause: err });
-    if (e.status >= 500 && !(err instanceof HttpError)) log.error({ err, reqId: c.res.headers.get('x-request-id'), path: c.req.path }, 'unhandled error');
+    if (e.status >= 500 && !(err instanceof HttpError)) log.error({ err, reqId: c.req.header('x-request-id'), path: c.req.path }, 'unhandled error');
+    // Refusals thrown before the access log ran (401) are logged here.
+    else if (e.status === 401) log.info({ reqId: c.req.header('x-request-id'), method: c.req.method, path: c.req.path, status: 401 }, 'request refused');
     if (e.status === 503) c.header('Retry-After', retryAfterSeconds(e.retryAfterMs));
     return c.json(e.toJSON(), e.status);
   });
@@ -86,12 +88,14 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
   // Content-Length is checked inline without touching `c.req.raw`, which is costly to build.
   const streamedLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
 
-  const authorise = (c: Context) => {
+  const authorise = (c: Context, path: string) => {
     const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+    // A browser's EventSource cannot send headers, so the event stream also takes ?access_token=.
+    const given = m?.[1].trim() ?? (path === '/v1/events' ? c.req.query('access_token') : undefined);
     // Compare digests: equal length always, so timingSafeEqual never leaks the token's length.
-    if (!m || !timingSafeEqual(digest(m[1].trim()), tokenDigest!)) {
+    if (given === undefined || !timingSafeEqual(digest(given), tokenDigest!)) {
       c.header('WWW-Authenticate', 'Bearer realm="edge-agent"');
-      throw new HttpError(401, 'unauthorized', m ? 'the bearer token is wrong' : 'missing `Authorization: Bearer <token>` header');
+      throw new HttpError(401, 'unauthorized', given !== undefined ? 'the bearer token is wrong' : 'missing `Authorization: Bearer <token>` header');
     }
   };
 
@@ -102,7 +106,7 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
     c.header('x-request-id', reqId);
     const t0 = performance.now();
     const path = c.req.path;
-    if (tokenDigest && guarded(path)) authorise(c);
+    if (tokenDigest && guarded(path)) authorise(c, path);
     if (path.startsWith('/v1/infer')) {
       const declared = c.req.header('content-length');
       if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
