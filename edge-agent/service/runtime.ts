@@ -374,6 +374,9 @@ export class AgentRuntime {
     for (const d of decision.dispatch) {
       const batch = d.requestIds.map((id) => this.waiters.get(id)).filter((w): w is Waiter => !!w && !w.settled);
       if (batch.length > 0) void this.runBatch(d.target, batch, d.atRisk, d.predictedMs);
+      // Everyone in it was already answered (backstop, shutdown): free the target in the core
+      // without teaching its estimators anything.
+      else this.observe({ target: d.target, batchSize: 0, bytes: 0, ok: false, wallMs: 0, inferMs: 0, transferMs: 0, coldStart: false, costUsd: 0, error: 'cancelled' }, now);
     }
     this.publishCoreEvents();
     this.arm(decision.wakeAtMs, now);
