@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { batchAnswerSchema, errorBodySchema, inferAnswerSchema } from '../edge-agent/service/api-schemas.ts';
 import { createApp } from '../edge-agent/service/app.ts';
 import { LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET } from '../local-fc/index.ts';
 import { renderTextLine } from './helpers/render-text.ts';
@@ -45,6 +46,7 @@ describe('agent HTTP API', () => {
     const res = await post('/v1/infer', { headers: { 'content-type': 'image/png', 'x-deadline-ms': '8000' }, body: pngs[0] });
     const body = await json(res);
     expect(res.status, JSON.stringify(body)).toBe(200);
+    inferAnswerSchema.strict().parse(body); // exactly the documented shape (GET /openapi.json)
     expect(body.text).toBe(LINES[0]);
     expect(body.confidence).toBeGreaterThan(0.5);
     expect(['edge', 'fc']).toContain(body.route.target);
@@ -72,6 +74,7 @@ describe('agent HTTP API', () => {
     const res = await post('/v1/infer/batch', { headers: { 'x-deadline-ms': '8000' }, body: form });
     const body = await json(res);
     expect(res.status).toBe(200);
+    batchAnswerSchema.parse(body);
     expect(body.count).toBe(3);
     expect(body.results.map((r: any) => r.text)).toEqual(LINES);
     expect(body.results.map((r: any) => r.name)).toEqual(LINES.map((l) => `${l}.png`));
@@ -125,6 +128,7 @@ describe('agent HTTP API', () => {
       const res = await post('/v1/infer', init);
       const body = await json(res);
       expect([res.status, body.error?.code], JSON.stringify(body)).toEqual([status, code]);
+      errorBodySchema.strict().parse(body);
       expect(body.error.message.length).toBeGreaterThan(5);
     }
     expect((await fetch(`${agent.url}/healthz`)).status).toBe(200);
@@ -183,6 +187,8 @@ describe('agent HTTP API', () => {
       expect(metrics).toContain(name);
     }
     expect((await json(await fetch(`${agent.url}/readyz`))).ready).toBe(true);
+    const doc = await json(await fetch(`${agent.url}/openapi.json`));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/infer', '/v1/infer/batch', '/v1/plan', '/v1/events', '/metrics']));
   });
 
   it('GET /v1/events streams stats and the dispatch of a request as server-sent events', async () => {

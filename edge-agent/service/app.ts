@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { HttpError, retryAfterSeconds } from './errors.ts';
 import { inferRoutes } from './infer-routes.ts';
+import { openApiRoutes } from './openapi.ts';
 import type { AgentRuntime } from './runtime.ts';
 import { statusRoutes } from './status-routes.ts';
 
@@ -131,6 +132,7 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
 
   app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs }));
   app.route('/', statusRoutes(runtime));
+  app.route('/', openApiRoutes());
   if (options.dashboard ?? true) app.route('/', dashboardRoutes());
   return app;
 }
