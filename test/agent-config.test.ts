@@ -133,3 +133,33 @@ describe('agent image input', () => {
     }
   });
 });
+
+describe('agent FC selection and logging', () => {
+  it('FC_ACCOUNT_ID + FC_REGION + keys select the real FC endpoint (no local FC); missing keys are a ConfigError', async () => {
+    const { startAgent } = await import('../edge-agent/service/agent.ts');
+    const home = mkdtempSync(join(tmpdir(), 'agent-home-')); // no ~/.s/access.yaml here
+    const cfg = parseConfig({ port: 0, backends: ['fc'], fcAccountId: '1234567890', fcRegion: 'cn-shanghai', logLevel: 'silent' });
+    const noKeys = await startAgent(cfg, { env: { serverless_devs_config_home: home } }).catch((e: Error) => e);
+    expect(noKeys).toBeInstanceOf(ConfigError);
+    expect((noKeys as Error).message).toMatch(/no credentials/);
+    const agent = await startAgent(cfg, { env: { serverless_devs_config_home: home, ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-a-real-secret' } });
+    try {
+      expect(agent.fcEndpoint).toBe('https://1234567890.cn-shanghai.fc.aliyuncs.com');
+      expect(agent.localFc).toBeUndefined();
+      expect(agent.runtime.targets).toEqual(agent.tiers.map((t) => t.key));
+    } finally {
+      await agent.shutdown(500);
+    }
+  });
+
+  it('createLogger redacts secrets and tokens wherever they sit in a logged object', async () => {
+    const { createLogger } = await import('../edge-agent/service/logging.ts');
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (s: string) => void lines.push(s) });
+    log.info({ accessKeySecret: 'S1', token: 'T1', credentials: { accessKeySecret: 'S2' }, req: { headers: { authorization: 'Bearer T2' } }, config: { token: 'T3' }, keep: 'visible' }, 'x');
+    const out = lines.join('');
+    for (const secret of ['S1', 'S2', 'T1', 'T2', 'T3']) expect(out).not.toContain(`"${secret}"`);
+    expect(out).not.toContain('Bearer T2');
+    expect(JSON.parse(out).keep).toBe('visible');
+  });
+});
