@@ -1,9 +1,10 @@
 /**
  * `npm run bench:cpd`: F1 of the changepoint detector on the annotated TCPD series in
- * /work/shared/data/changepoints (or --dir). F1 as the TCPD benchmark defines it: margin 5,
+ * ../shared/data/changepoints beside the repo (or --dir). F1 as the TCPD benchmark defines it: margin 5,
  * index 0 counts as a changepoint in predictions and annotations, precision against the union of
  * annotators, recall averaged over annotators, F1 their harmonic mean.
  */
+import { fileURLToPath } from 'node:url';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -66,7 +67,7 @@ export function scoreDirectory(dir: string, opts: SeriesDetectOptions = {}): { n
 function main(): void {
   const { values } = parseArgs({
     options: {
-      dir: { type: 'string', default: '/work/shared/data/changepoints' },
+      dir: { type: 'string', default: fileURLToPath(new URL('../../shared/data/changepoints', import.meta.url)) },
       hazard: { type: 'string' },
       threshold: { type: 'string' },
       window: { type: 'string' },
