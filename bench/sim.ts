@@ -5,6 +5,7 @@
  * ≤ 0.8 × static-best, ≤ 0.7 × seed, ≥ 90 % fewer re-plans than ours-periodic at ≤ 1 % more cost.
  * All ratios come from the same run (same trace, world and seed).
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +48,17 @@ interface Row {
   sloMs: number;
   policies: Record<string, PolicySummary>;
   checks: Record<string, { value: number; ok: boolean }>;
+}
+
+/** Which core the numbers come from: the simulator runs the working tree's edge-agent/core. */
+function coreVersion(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
+    const dirty = git('status', '--porcelain', '--', '../edge-agent/core') !== '';
+    return `core at ${git('log', '-1', '--format=%h', '--', '../edge-agent/core')}${dirty ? ' + uncommitted changes' : ''}`;
+  } catch {
+    return 'core version unknown (no git)';
+  }
 }
 
 const rows: Row[] = [];
@@ -99,6 +111,6 @@ for (const r of rows) {
   );
 }
 const keys = Object.keys(rows[0]?.checks ?? {});
-console.log(`\nrate scale ${values['rate-scale']}, edge workers ${values['edge-workers']}, seed ${values.seed}`);
+console.log(`\nrate scale ${values['rate-scale']}, edge workers ${values['edge-workers']}, seed ${values.seed}; ${coreVersion()}`);
 console.log(`${rows.length} pairs in ${((performance.now() - t0) / 1000).toFixed(0)} s; targets met: ${keys.map((k) => `${k} ${rows.filter((r) => r.checks[k].ok).length}/${rows.length}`).join(', ')}`);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2));
