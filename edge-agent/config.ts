@@ -55,6 +55,9 @@ export const configSchema = z
     model: z.string().min(1),
     backends: backendList,
     maxBodyBytes: int('maxBodyBytes', 1024, 256 * 1024 * 1024),
+    maxHeaderBytes: int('maxHeaderBytes', 1024, 1024 * 1024),
+    requestTimeoutMs: int('requestTimeoutMs', 100, 3_600_000),
+    headersTimeoutMs: int('headersTimeoutMs', 100, 3_600_000),
     maxQueue: int('maxQueue', 1, 1_000_000),
     profile: z.string().min(1).optional(),
     sYaml: z.string().min(1).optional(),
@@ -70,6 +73,12 @@ export const configSchema = z
     error: (iss) => {
       const c = iss.input as { defaultDeadlineMs: number; maxDeadlineMs: number };
       return `Expected \`defaultDeadlineMs\` (${c.defaultDeadlineMs}) to be ≤ \`maxDeadlineMs\` (${c.maxDeadlineMs})`;
+    },
+  })
+  .refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, {
+    error: (iss) => {
+      const c = iss.input as { headersTimeoutMs: number; requestTimeoutMs: number };
+      return `Expected \`headersTimeoutMs\` (${c.headersTimeoutMs}) to be ≤ \`requestTimeoutMs\` (${c.requestTimeoutMs})`;
     },
   })
   .refine((c) => !(c.backends.includes('edge') && c.backends.includes('noop')), {
@@ -89,7 +98,7 @@ interface OptionSpec {
 /** Every option: flag, env name, default, meaning. */
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'port', flag: 'port', env: 'PORT', default: 8080, help: 'TCP port to listen on (0 = any free port)' },
-  { key: 'host', flag: 'host', env: 'HOST', default: '127.0.0.1', help: 'address to bind' },
+  { key: 'host', flag: 'host', env: 'HOST', default: '127.0.0.1', help: 'address to bind (loopback by default; wider without a token logs a warning)' },
   { key: 'defaultDeadlineMs', flag: 'default-deadline-ms', env: 'AGENT_DEFAULT_DEADLINE_MS', default: 1000, help: 'deadline budget (ms from arrival) when a request gives none' },
   { key: 'maxDeadlineMs', flag: 'max-deadline-ms', env: 'AGENT_MAX_DEADLINE_MS', default: 60_000, help: 'largest deadline budget a request may ask for' },
   { key: 'edgeWorkers', flag: 'edge-workers', env: 'AGENT_EDGE_WORKERS', default: 1, help: 'ONNX worker threads on the device (batches run at once on the edge)' },
@@ -98,10 +107,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'model', flag: 'model', env: 'SEB_MODEL', default: 'ocr-rec', help: 'model name (ocr-rec = PP-OCRv4 text-line recognition)' },
   { key: 'backends', flag: 'backends', env: 'AGENT_BACKENDS', default: 'edge,fc', help: 'backends to run, comma-separated: edge, fc, noop (noop replaces edge)' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'AGENT_MAX_BODY_BYTES', default: 8 * 1024 * 1024, help: 'largest request body accepted (413 above)' },
+  { key: 'maxHeaderBytes', flag: 'max-header-bytes', env: 'AGENT_MAX_HEADER_BYTES', default: 16 * 1024, help: 'largest request line + headers accepted (431 above)' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'AGENT_REQUEST_TIMEOUT_MS', default: 30_000, help: 'time to receive a whole request, headers and body (408 and close after)' },
+  { key: 'headersTimeoutMs', flag: 'headers-timeout-ms', env: 'AGENT_HEADERS_TIMEOUT_MS', default: 10_000, help: 'time to receive a request\'s headers (408 and close after; ≤ request timeout)' },
   { key: 'maxQueue', flag: 'max-queue', env: 'AGENT_MAX_QUEUE', default: 2000, help: 'requests waiting at most before load is shed with 503' },
   { key: 'profile', flag: 'profile', env: 'AGENT_PROFILE', help: 'latency profile, priors of the estimators (default: the repo\'s profiles/default.json)' },
   { key: 'sYaml', flag: 's-yaml', env: 'AGENT_S_YAML', help: 'Serverless Devs file listing the FC tiers (default: the repo\'s s.yaml)' },
-  { key: 'token', flag: 'token', env: 'AGENT_TOKEN', help: 'bearer token clients must send (none = open)' },
+  { key: 'token', flag: 'token', env: 'AGENT_TOKEN', help: 'bearer token clients must send on /v1/* and /metrics (none = open; a warning is logged if the host is not loopback)' },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', default: 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'fcAccountId', flag: 'fc-account-id', env: 'FC_ACCOUNT_ID', help: 'Alibaba Cloud account id; with FC_REGION selects the real FC' },
   { key: 'fcRegion', flag: 'fc-region', env: 'FC_REGION', help: 'FC region, e.g. cn-hangzhou' },
@@ -133,7 +145,10 @@ export function helpText(): string {
     '  --help                         print this text',
     ...rows,
     '',
-    'FC credentials: ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET (or an access alias).',
+    'FC credentials: only from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET or a Serverless Devs',
+    'access alias (~/.s/access.yaml); never from flags or the config file, and never logged or returned.',
+    'The local FC takes FC_LOCAL_ACCESS_KEY_ID / FC_LOCAL_ACCESS_KEY_SECRET (loopback development defaults).',
+    'Security: binds 127.0.0.1 by default; set AGENT_TOKEN before binding a wider address (HOST=0.0.0.0).',
   ].join('\n');
 }
 

@@ -4,7 +4,8 @@
  * runtime, the HTTP app and its server. main.ts, the tests and the benchmark all start agents
  * through {@link startAgent}, so they run exactly what a user runs.
  */
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { DestinationStream } from 'pino';
 import { Scheduler } from '../core/index.ts';
@@ -35,6 +36,33 @@ export interface StartAgentOptions {
   readonly localFc?: { readonly maxInstances?: number; readonly keepAliveMs?: number; readonly handlerModule?: string };
   /** Overrides of the scheduler's options (tests, benchmarks). */
   readonly scheduler?: Partial<ConstructorParameters<typeof Scheduler>[0]>;
+}
+
+/** 127.0.0.0/8, ::1 or localhost. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string, (c: AgentConfig) => string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'headers_too_large', (c) => `request line and headers exceed ${c.maxHeaderBytes} bytes (maxHeaderBytes)`],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'request_timeout', (c) => `request not received within ${c.requestTimeoutMs} ms (requestTimeoutMs) or its headers within ${c.headersTimeoutMs} ms (headersTimeoutMs)`],
+};
+
+/**
+ * Answer what Node's HTTP parser refuses (oversized headers, timeouts, garbage) with the agent's
+ * JSON error shape, then close: the connection's framing is lost. Like Node's default, write only
+ * when no response has started on this socket, so a peer never sees a corrupted answer.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket, cfg: AgentConfig): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+    const [status, reason, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'bad_http', () => `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`];
+    const body = JSON.stringify({ error: { code, message: message(cfg) } });
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroySoon();
 }
 
 /** A running agent. */
@@ -132,12 +160,30 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
     performance.now(),
   );
   const runtime = new AgentRuntime({ scheduler, backends, logger, model: cfg.model });
-  const app = createApp(runtime, { defaultDeadlineMs: cfg.defaultDeadlineMs, maxDeadlineMs: cfg.maxDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, token: cfg.token });
+  const app = createApp(runtime, { defaultDeadlineMs: cfg.defaultDeadlineMs, maxDeadlineMs: cfg.maxDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, token: cfg.token, model: cfg.model });
+  if (!cfg.token && !isLoopback(cfg.host)) {
+    logger.warn({ host: cfg.host }, 'listening on a non-loopback address without a token: anyone who can reach it can use the agent; set AGENT_TOKEN');
+  }
 
   let server: ServerType;
   const port = await new Promise<number>((resolve, reject) => {
-    server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info: AddressInfo) => resolve(info.port));
+    server = serve(
+      {
+        fetch: app.fetch,
+        port: cfg.port,
+        hostname: cfg.host,
+        serverOptions: {
+          maxHeaderSize: cfg.maxHeaderBytes,
+          requestTimeout: cfg.requestTimeoutMs,
+          headersTimeout: cfg.headersTimeoutMs,
+          // Node checks the two timeouts only this often (30 s by default): keep it well under them.
+          connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(cfg.headersTimeoutMs / 4))),
+        },
+      },
+      (info: AddressInfo) => resolve(info.port),
+    );
     server.once('error', reject);
+    server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, cfg));
   }).catch(async (err) => {
     await runtime.close();
     await localFc?.close();

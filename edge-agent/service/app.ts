@@ -29,6 +29,8 @@ export interface AppOptions {
    * @default 8 MiB
    */
   readonly maxBodyBytes?: number;
+  /** Model the agent serves; a request naming another (`?model=`) gets 400 unknown_model. */
+  readonly model?: string;
   /** Bearer token required on /v1/* and /metrics; none = open. */
   readonly token?: string;
   /**
@@ -112,7 +114,10 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
       const declared = c.req.header('content-length');
       if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
         // It answers a Response when over the limit; otherwise it ran the route through next().
-        const limited: unknown = await streamedLimit(c, next);
+        // It reads the body itself: a client that stops sending mid-body is the client's fault.
+        const limited: unknown = await streamedLimit(c, next).catch((cause: unknown) => {
+          throw new HttpError(400, 'body_unreadable', `request body could not be read: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+        });
         if (limited instanceof Response) c.res = limited;
       } else if (Number(declared) > maxBodyBytes) {
         c.res = tooLarge(c);
@@ -130,7 +135,7 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
     log[level](line, status >= 500 ? 'request failed' : status >= 400 ? 'request refused' : 'request');
   });
 
-  app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs }));
+  app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs, model: options.model }));
   app.route('/', statusRoutes(runtime));
   app.route('/', openApiRoutes());
   if (options.dashboard ?? true) app.route('/', dashboardRoutes());

@@ -5,6 +5,15 @@
  */
 import { HttpError } from './errors.ts';
 
+/**
+ * Largest image (width × height) admitted, read from the file's header before it is queued: a
+ * small file that claims huge dimensions (a decompression bomb) is refused here, as the model's
+ * decoder would refuse it, without costing a queue slot or an upload to FC.
+ */
+// The same number as DEFAULT_DECODE_LIMITS.maxInputPixels (shared/models/image-decode.ts), not
+// imported: that module loads sharp, which the agent's main thread otherwise never needs.
+export const MAX_IMAGE_PIXELS = 40_000_000;
+
 /** Image types the models accept. */
 export const ACCEPTED_MIMES = ['image/png', 'image/jpeg', 'image/webp'] as const;
 export type AcceptedMime = (typeof ACCEPTED_MIMES)[number];
@@ -25,6 +34,53 @@ export function sniffImageType(b: Uint8Array): AcceptedMime | undefined {
   return undefined;
 }
 
+/**
+ * Width and height from an image's header (PNG IHDR, JPEG SOFn, WebP VP8/VP8L/VP8X), or
+ * undefined when the header is cut short or not where the format puts it.
+ */
+export function imageDimensions(type: AcceptedMime, b: Uint8Array): { width: number; height: number } | undefined {
+  const u16be = (i: number) => (b[i] << 8) | b[i + 1];
+  const u24le = (i: number) => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16);
+  const tag = (i: number) => String.fromCharCode(b[i], b[i + 1], b[i + 2], b[i + 3]);
+  if (type === 'image/png') {
+    if (b.length < 24 || tag(12) !== 'IHDR') return undefined;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return { width: dv.getUint32(16), height: dv.getUint32(20) };
+  }
+  if (type === 'image/jpeg') {
+    let i = 2;
+    while (i + 4 <= b.length) {
+      if (b[i] !== 0xff) return undefined;
+      const marker = b[i + 1];
+      if (marker === 0xff) {
+        i++; // fill byte
+        continue;
+      }
+      if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+        i += 2; // standalone markers
+        continue;
+      }
+      if (marker === 0xd9 || marker === 0xda) return undefined; // end or scan data before any frame header
+      const len = u16be(i + 2);
+      if (len < 2) return undefined;
+      // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC)
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        if (i + 9 > b.length) return undefined;
+        return { width: u16be(i + 7), height: u16be(i + 5) };
+      }
+      i += 2 + len;
+    }
+    return undefined;
+  }
+  // WebP: RIFF....WEBP then the first chunk.
+  if (b.length < 16) return undefined;
+  const chunk = tag(12);
+  if (chunk === 'VP8X' && b.length >= 30) return { width: 1 + u24le(24), height: 1 + u24le(27) };
+  if (chunk === 'VP8 ' && b.length >= 30) return { width: (b[26] | (b[27] << 8)) & 0x3fff, height: (b[28] | (b[29] << 8)) & 0x3fff };
+  if (chunk === 'VP8L' && b.length >= 25) return { width: 1 + (b[21] | ((b[22] & 0x3f) << 8)), height: 1 + ((b[22] >> 6) | (b[23] << 2) | ((b[24] & 0x0f) << 10)) };
+  return undefined;
+}
+
 function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0].trim().toLowerCase();
 }
@@ -40,6 +96,12 @@ export function checkImage(name: string, declared: string | undefined, bytes: Ui
   }
   if (!sniffed) throw new HttpError(400, 'bad_image', `image \`${name}\` is not a PNG, JPEG or WebP file (${bytes.length} bytes, unrecognised header)`);
   if (!generic && sniffed !== d) throw new HttpError(400, 'bad_image', `image \`${name}\` is declared ${d} but its bytes are ${sniffed}`);
+  const size = imageDimensions(sniffed, bytes);
+  if (!size) throw new HttpError(400, 'bad_image', `image \`${name}\` is a truncated or corrupt ${sniffed} (${bytes.length} bytes): no image size in its header`);
+  if (size.width === 0 || size.height === 0) throw new HttpError(400, 'bad_image', `image \`${name}\` is ${size.width}×${size.height} px: it has no pixels`);
+  if (size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new HttpError(422, 'pixel_limit', `image \`${name}\` claims ${size.width}×${size.height} = ${size.width * size.height} px; the limit is ${MAX_IMAGE_PIXELS} px (${bytes.length} bytes on the wire)`);
+  }
   return { name, type: sniffed, bytes };
 }
 
@@ -123,6 +185,12 @@ export async function readImages(req: BodySource, multi: boolean): Promise<Uploa
   if (!(ACCEPTED_MIMES as readonly string[]).includes(type) && type !== 'application/octet-stream') {
     throw new HttpError(415, 'unsupported_media_type', `Content-Type ${type} is not accepted; send ${ACCEPTED_MIMES.join(', ')}, multipart/form-data or application/json`);
   }
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  return [checkImage('body', type, bytes)];
+  let body: ArrayBuffer;
+  try {
+    body = await req.arrayBuffer();
+  } catch (cause) {
+    // The client stopped sending (aborted, or cut by the request timeout).
+    throw new HttpError(400, 'body_unreadable', `request body could not be read: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+  return [checkImage('body', type, new Uint8Array(body))];
 }

@@ -13,6 +13,17 @@ export interface InferRoutesOptions {
   readonly defaultDeadlineMs: number;
   /** Largest budget a request may ask for, ms. */
   readonly maxDeadlineMs: number;
+  /** The model this agent serves (all targets run the same one). */
+  readonly model?: string;
+}
+
+/** A request may name the model it expects (`?model=`); any other than the served one is refused. */
+export function checkModel(asked: string | undefined, served: string | undefined): void {
+  if (asked === undefined) return;
+  if (asked !== served) {
+    const shown = JSON.stringify(asked.slice(0, 64));
+    throw new HttpError(400, 'unknown_model', served ? `model ${shown} is not served here; this agent serves "${served}"` : `model ${shown} is not served here; this agent does not name its model, leave out \`model\``);
+  }
 }
 
 /** The deadline budget of a request, from `X-Deadline-Ms` or `?deadline_ms=`, else the default. */
@@ -33,6 +44,7 @@ export function inferRoutes(runtime: AgentRuntime, opts: InferRoutesOptions): Ho
   const app = new Hono();
 
   app.post('/v1/infer', async (c) => {
+    checkModel(c.req.query('model'), opts.model);
     const budgetMs = deadlineBudgetMs(c.req.header('x-deadline-ms'), c.req.query('deadline_ms'), opts);
     const [image] = await readImages(c.req, false);
     const answer = await runtime.infer({ type: image.type, bytes: image.bytes }, budgetMs, '/v1/infer');
@@ -40,6 +52,7 @@ export function inferRoutes(runtime: AgentRuntime, opts: InferRoutesOptions): Ho
   });
 
   app.post('/v1/infer/batch', async (c) => {
+    checkModel(c.req.query('model'), opts.model);
     const budgetMs = deadlineBudgetMs(c.req.header('x-deadline-ms'), c.req.query('deadline_ms'), opts);
     const images = await readImages(c.req, true);
     const settled = await Promise.allSettled(images.map((img) => runtime.infer({ type: img.type, bytes: img.bytes }, budgetMs, '/v1/infer/batch')));
