@@ -27,6 +27,8 @@ export interface DecideTarget {
   readonly freeSlots: number;
   /** Idle warm instances; starts beyond these are cold. Ignored for the edge. */
   readonly warmIdle: number;
+  /** Batches running now (a busy instance is warm when it finishes). @default 0 */
+  readonly busy?: number;
   readonly latency: LatencyPredictor;
   /** Tiers: size, for the cost. */
   readonly tier?: Pick<Tier, 'vcpu' | 'memoryMb'>;
@@ -53,6 +55,14 @@ export interface DecideState {
   readonly safetyMarginMs: number;
   readonly maxBatch: number;
   readonly pricing: PricingTable;
+  /**
+   * The driver prewarms cold tiers (probe orders): then a cold tier does not count as able to
+   * meet a deadline it cannot make with its cold start, and takes no at-risk request it would
+   * miss anyway. Without it, an at-risk request is what warms a cold tier. @default false
+   */
+  readonly prewarmed?: boolean;
+  /** Shutdown: cloud batches leave now instead of waiting to fill (whatever can still make it). */
+  readonly flush?: boolean;
 }
 
 interface Slot {
@@ -86,11 +96,33 @@ function costPerRequest(s: Slot, n: number, cold: boolean, pricing: PricingTable
   return costOf(s.t.tier, ms, 1, pricing).usd / n;
 }
 
-/** Warm mean of the fastest target for a single request: the bar for "impossible". */
+/**
+ * Mean of the fastest target for a single request: the bar for "impossible". A tier with no
+ * warm instance and none busy (none about to be warm) pays its cold start.
+ */
 function fastestMeanMs(slots: readonly Slot[], bytes: number, st: DecideState): number {
   let best = Infinity;
-  for (const s of slots) best = Math.min(best, predictOn(s, 1, bytes, st, 'mean', false));
+  for (const s of slots) best = Math.min(best, predictOn(s, 1, bytes, st, 'mean', st.prewarmed === true && isCold(s) && !((s.t.busy ?? 0) > 0)));
   return best;
+}
+
+/**
+ * A free edge worker that cannot meet q[from]'s deadline may still serve laxer requests behind
+ * it: the first j ≥ from it can meet, with the largest run q[j, j+n) (n ≤ plan batch) that meets
+ * q[j]'s deadline (EDF: later ones in the run are laxer). Returns the dispatched ids' count.
+ */
+function edgeServesLaxer(q: readonly QueuedRequest[], from: number, edge: Slot, st: DecideState, nowMs: number, out: DispatchOrder[]): number {
+  const cap = Math.max(1, st.plan.edgeBatchSize);
+  const one = predictOn(edge, 1, 0, st, st.quantile, false) + st.safetyMarginMs;
+  for (let j = from; j < q.length; j++) {
+    const slack = q[j].deadlineMs - nowMs;
+    if (one > slack) continue;
+    let n = Math.min(cap, q.length - j);
+    while (n > 1 && predictOn(edge, n, 0, st, st.quantile, false) + st.safetyMarginMs > slack) n--;
+    takeBatch(q, j, out, edge, n, false, predictOn(edge, n, 0, st, st.quantile, false));
+    return n;
+  }
+  return 0;
 }
 
 function fitsOn(s: Slot, n: number, cum: Float64Array, st: DecideState, cold: boolean, slackMs: number): boolean {
@@ -124,7 +156,10 @@ export function decide(st: DecideState, nowMs: number): Decision {
   const margin = st.safetyMarginMs;
   const cum = new Float64Array(st.maxBatch + 1); // cumulative bytes from the head
   let wakeAtMs: number | null = null;
+  let saturated = false;
   let i = 0;
+  /** Requests the cloud wait at the head reserves (not offered to the edge's laxer scan). */
+  let reserved = 0;
 
   // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
   const take = takeBatch;
@@ -194,19 +229,24 @@ export function decide(st: DecideState, nowMs: number): Decision {
     }
     if (chosen) {
       const sendByMs = head.deadlineMs - margin - chosenMs;
-      if (full || chosenN < nPlan || nowMs >= sendByMs) {
+      if (full || chosenN < nPlan || nowMs >= sendByMs || st.flush) {
         i = take(q, i, dispatch, chosen, chosenN, false, chosenMs);
         continue;
       }
       wakeAtMs = sendByMs;
+      reserved = nPlan;
       break;
     }
-    // Nobody can meet h at the quantile: the fastest available target, alone, at risk.
+    // Nobody can meet h at the quantile: the fastest available target, alone, at risk — but only
+    // one whose mean (cold start included) still fits: a call that cannot make it would only
+    // occupy an instance (and a cold start loads a model on the device's CPU for nothing).
     let fastest: Slot | null = null;
     let fastestMs = Infinity;
     for (const s of slots) {
       if (s.free <= 0) continue;
-      const ms = predictOn(s, 1, cum[1], st, st.quantile, isCold(s));
+      const cold = isCold(s);
+      if (st.prewarmed && predictOn(s, 1, cum[1], st, 'mean', cold) > slack) continue;
+      const ms = predictOn(s, 1, cum[1], st, st.quantile, cold);
       if (ms < fastestMs) {
         fastest = s;
         fastestMs = ms;
@@ -217,8 +257,28 @@ export function decide(st: DecideState, nowMs: number): Decision {
       continue;
     }
     // Everything is busy: ask again when h would become impossible (a completion comes first, usually).
+    saturated = true;
+    reserved = 1;
     wakeAtMs = Math.max(nowMs, head.deadlineMs - minMean);
     break;
   }
-  return { dispatch, reject, wakeAtMs: i < q.length ? (wakeAtMs ?? nowMs) : null };
+  // The head waits (for a batch to fill, or for a busy target): a free edge worker serves laxer
+  // requests behind it meanwhile.
+  const lax: string[] = [];
+  if (i < q.length && edge) {
+    let from = i + reserved;
+    while (edge.free > 0 && from < q.length) {
+      const before = dispatch.length;
+      const n = edgeServesLaxer(q, from, edge, st, nowMs, dispatch);
+      if (n === 0) break;
+      const ids = dispatch[before].requestIds;
+      for (const id of ids) lax.push(id);
+      // Continue after this run: its position is where the ids sit in q.
+      let at = from;
+      while (q[at].id !== ids[0]) at++;
+      from = at + n;
+    }
+  }
+  const left = q.length - i - lax.length;
+  return { dispatch, reject, wakeAtMs: left > 0 ? (wakeAtMs ?? nowMs) : null, ...(saturated ? { saturated } : {}) };
 }

@@ -15,6 +15,7 @@ import { CoreOptionError, checkInt, checkNumber, checkOneOf } from './validate.t
 import { WarmPool } from './warm-pool.ts';
 import {
   EDGE,
+  type ProbeOrder,
   type BatchObservation,
   type CoreEvent,
   type Decision,
@@ -60,6 +61,16 @@ export interface SchedulerOptions {
   readonly warmupTicks?: number;
   /** Shortest gap between two 'infeasible' replans (latency noise must not cause a replan storm). @default 5000 */
   readonly minInfeasibleGapMs?: number;
+  /** First cool-down of a target whose breaker opens (doubles on each failed probe). @default 2000 */
+  readonly breakerCooldownMs?: number;
+  /** Longest breaker cool-down. @default 8000 */
+  readonly breakerMaxCooldownMs?: number;
+  /** Consecutive failures (timeouts, 5xx, bad answers) that open a target's breaker; `unavailable` opens it at once. @default 2 */
+  readonly breakerFailures?: number;
+  /** Shed at admission (503 overloaded) when the queue ahead would not drain before the deadline. @default true */
+  readonly shedOnDrain?: boolean;
+  /** Gap between two link probes while the link estimate keeps the cloud unused. @default 2000 */
+  readonly linkProbeMs?: number;
 }
 
 type Admit = { ok: true } | { ok: false; code: 'deadline_impossible' | 'overloaded'; reason: string; retryAfterMs?: number };
@@ -95,6 +106,21 @@ export class Scheduler {
   private warmedUp = false;
   private events: CoreEvent[] = [];
   private lastNowMs: number;
+  /** Slots held after a timed-out call (the target is still working on it): target → release times. */
+  private readonly held = new Map<TargetId, number[]>();
+  /** Breakers: consecutive failures, current cool-down, half-open after the cool-down. */
+  private readonly breakers = new Map<TargetId, { fails: number; cooldownMs: number; halfOpen: boolean }>();
+  /** Instance caps learned from 429s: the tier ran no more than `cap` of ours at once. */
+  private readonly caps = new Map<TargetId, { cap: number; untilMs: number }>();
+  /** Probe calls in flight: target → give-up time. */
+  private readonly probing = new Map<TargetId, number>();
+  private readonly lastProbeMs = new Map<TargetId, number>();
+  private probesEnabled = false;
+  private lastLinkObsMs = -Infinity;
+  /** Items finished (ok) recently, for the drain rate while saturated: [atMs, items] pairs. */
+  private readonly served: number[] = [];
+  private saturatedSinceMs: number | null = null;
+  private lastSaturatedMs = -Infinity;
 
   constructor(opts: SchedulerOptions, nowMs: number) {
     checkNumber('nowMs', nowMs, -Infinity);
@@ -120,6 +146,11 @@ export class Scheduler {
       safetyPeriodMs: checkNumber('safetyPeriodMs', opts.safetyPeriodMs ?? 300_000, 0, Infinity, true),
       warmupTicks: checkInt('warmupTicks', opts.warmupTicks ?? 10, 1),
       minInfeasibleGapMs: checkNumber('minInfeasibleGapMs', opts.minInfeasibleGapMs ?? 5000, 0),
+      breakerCooldownMs: checkNumber('breakerCooldownMs', opts.breakerCooldownMs ?? 2000, 0),
+      breakerMaxCooldownMs: checkNumber('breakerMaxCooldownMs', opts.breakerMaxCooldownMs ?? 8000, 0),
+      breakerFailures: checkInt('breakerFailures', opts.breakerFailures ?? 2, 1),
+      shedOnDrain: opts.shedOnDrain ?? true,
+      linkProbeMs: checkNumber('linkProbeMs', opts.linkProbeMs ?? 2000, 0, Infinity, true),
       periodicMs,
     };
     const p = opts.profile;
@@ -158,9 +189,16 @@ export class Scheduler {
       return { ok: false, code: 'overloaded', reason: `queue has ${this.queue.length} waiting (max ${this.o.maxQueue})`, retryAfterMs };
     }
     const slack = req.deadlineMs - nowMs;
-    const fastest = this.fastestWarmMeanMs(req.bytes);
+    const fastest = this.fastestWarmMeanMs(req.bytes, nowMs);
     if (!(fastest <= slack)) {
       this.emit({ type: 'reject', requestId: req.id, code: 'deadline_impossible', atMs: nowMs });
+      const warm = this.probesEnabled ? this.fastestWarmMeanMs(req.bytes, null) : fastest;
+      if (warm <= slack) {
+        // Only cold starts stand in the way: the class still enters the plan, whose tier is then
+        // prewarmed (a probe), so the next such request finds it warm.
+        if (this.classes.observe(req.deadlineMs - req.arrivalMs, nowMs) && this.o.periodicMs === null) this.replan('new-deadline-class', nowMs);
+        return { ok: false, code: 'deadline_impossible', reason: `deadline in ${slack.toFixed(0)} ms; the tiers that could meet it are cold (a cold start takes longer), one is being warmed up`, retryAfterMs: 2000 };
+      }
       return {
         ok: false,
         code: 'deadline_impossible',
@@ -169,12 +207,54 @@ export class Scheduler {
           : 'no healthy target is available',
       };
     }
+    if (this.o.shedOnDrain && this.isSaturated(nowMs)) {
+      // Early shedding: at capacity, the requests due before this one drain at the measured rate;
+      // if that wait plus the fastest service misses the deadline, say so now (503), not at it.
+      const ahead = this.position(req.deadlineMs);
+      const waitMs = (ahead * 1000) / this.drainRps(nowMs);
+      if (waitMs + fastest > slack) {
+        const retryAfterMs = Math.min(30_000, Math.max(1000, Math.ceil(waitMs - slack + fastest)));
+        this.emit({ type: 'reject', requestId: req.id, code: 'overloaded', atMs: nowMs });
+        return { ok: false, code: 'overloaded', reason: `at capacity: ${ahead} requests due earlier would take ~${waitMs.toFixed(0)} ms to drain, the deadline is in ${slack.toFixed(0)} ms`, retryAfterMs };
+      }
+    }
     const budget = req.deadlineMs - req.arrivalMs;
     const opened = this.classes.observe(budget, nowMs);
     this.itemBytes += (Math.max(0, req.bytes) - this.itemBytes) * 0.01;
     this.insert(req);
     if (opened && this.o.periodicMs === null) this.replan('new-deadline-class', nowMs);
     return { ok: true };
+  }
+
+  /** Queued requests with a deadline ≤ `deadlineMs` (EDF position). */
+  private position(deadlineMs: number): number {
+    const q = this.queue;
+    let lo = 0;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (q[mid].deadlineMs <= deadlineMs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Every target was busy with requests waiting, within the last tick. */
+  private isSaturated(nowMs: number): boolean {
+    return nowMs - this.lastSaturatedMs <= this.o.tickMs && this.queue.length > 0;
+  }
+
+  /**
+   * Items per second the targets finish while saturated: measured over the saturated stretch
+   * (≤ 5 s); before a second of it exists, not below the plan's edge capacity.
+   */
+  private drainRps(nowMs: number): number {
+    const since = Math.max(this.saturatedSinceMs ?? nowMs, nowMs - 5000);
+    let items = 0;
+    for (let k = this.served.length - 2; k >= 0 && this.served[k] >= since; k -= 2) items += this.served[k + 1];
+    const spanMs = nowMs - since;
+    const measured = spanMs > 0 ? (items * 1000) / spanMs : 0;
+    return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.current.edge.capacityRps));
   }
 
   private insert(req: QueuedRequest): void {
@@ -196,27 +276,43 @@ export class Scheduler {
     return !this.unhealthy.has(target);
   }
 
-  private fastestWarmMeanMs(bytes: number): number {
+  /**
+   * Mean time of the fastest healthy target for one request. With `nowMs` and probes enabled, a
+   * tier with no warm or busy instance pays its cold start; with null, every tier counts warm.
+   */
+  private fastestWarmMeanMs(bytes: number, nowMs: number | null): number {
     let best = Infinity;
     const edge = this.latency.get(EDGE);
     if (edge && this.o.edgeWorkers > 0 && this.healthy(EDGE)) best = edge.predict(1, 'mean');
     const transfer = this.link.transferMs(bytes, 'mean');
-    for (const t of this.o.tiers) if (this.healthy(t.key)) best = Math.min(best, transfer + this.latency.get(t.key)!.predict(1, 'mean'));
+    for (const t of this.o.tiers) {
+      if (!this.healthy(t.key)) continue;
+      const m = this.latency.get(t.key)!;
+      const pool = this.pools.get(t.key)!;
+      const cold = nowMs !== null && this.probesEnabled && pool.busy === 0 && pool.warmIdle(nowMs) === 0;
+      best = Math.min(best, transfer + m.predict(1, 'mean') + (cold ? m.coldStartMs : 0));
+    }
     return best;
   }
 
   // ── decisions ──────────────────────────────────────────────────────────────
 
   /** The pure decide() input for `nowMs` (exposed for tests and the simulator's introspection). */
-  decideState(nowMs: number): DecideState {
+  decideState(nowMs: number, flush = false): DecideState {
     const targets: DecideTarget[] = [];
     if (this.o.edgeWorkers > 0 && this.healthy(EDGE)) {
-      targets.push({ id: EDGE, isEdge: true, freeSlots: this.o.edgeWorkers - this.edgeBusy, warmIdle: Infinity, latency: this.latency.get(EDGE)! });
+      const limit = this.breakers.get(EDGE)?.halfOpen ? 1 : this.o.edgeWorkers;
+      targets.push({ id: EDGE, isEdge: true, freeSlots: Math.max(0, limit - this.edgeBusy), warmIdle: Infinity, busy: this.edgeBusy, latency: this.latency.get(EDGE)! });
     }
     for (const t of this.o.tiers) {
       if (!this.healthy(t.key)) continue;
       const pool = this.pools.get(t.key)!;
-      targets.push({ id: t.key, isEdge: false, freeSlots: this.o.tierMaxInstances - pool.busy, warmIdle: pool.warmIdle(nowMs), latency: this.latency.get(t.key)!, tier: t });
+      let limit = this.o.tierMaxInstances;
+      const cap = this.caps.get(t.key);
+      if (cap) limit = Math.min(limit, cap.cap);
+      // Half-open: one call at a time until one succeeds (a probe usually is that call).
+      if (this.breakers.get(t.key)?.halfOpen) limit = Math.min(limit, 1);
+      targets.push({ id: t.key, isEdge: false, freeSlots: Math.max(0, limit - pool.busy), warmIdle: pool.warmIdle(nowMs), busy: pool.busy, latency: this.latency.get(t.key)!, tier: t });
     }
     return {
       queue: this.queue,
@@ -227,18 +323,26 @@ export class Scheduler {
       safetyMarginMs: this.o.safetyMarginMs,
       maxBatch: this.o.maxBatch,
       pricing: this.o.pricing,
+      ...(flush ? { flush } : {}),
+      ...(this.probesEnabled ? { prewarmed: true } : {}),
     };
   }
 
+  /** The driver executes {@link ProbeOrder}s (prewarm, health and link probes) and reports them through onComplete. */
+  enableProbes(on = true): void {
+    this.probesEnabled = on;
+  }
+
   /** What to send now; dispatched/rejected requests leave the queue; dispatched targets count busy until onComplete. */
-  decide(nowMs: number): Decision {
+  decide(nowMs: number, opts: { flush?: boolean } = {}): Decision {
     this.advance(nowMs);
-    const d = decidePure(this.decideState(nowMs), nowMs);
+    const d = decidePure(this.decideState(nowMs, opts.flush === true), nowMs);
     let consumed = d.reject.length;
     for (const r of d.reject) {
       this.queued.delete(r.requestId);
       this.emit({ type: 'reject', requestId: r.requestId, code: r.code, atMs: nowMs });
     }
+    let prefix = true;
     for (const o of d.dispatch) {
       consumed += o.requestIds.length;
       for (const id of o.requestIds) this.queued.delete(id);
@@ -247,20 +351,114 @@ export class Scheduler {
       else cold = this.pools.get(o.target)!.start(nowMs);
       this.emit({ type: 'dispatch', target: o.target, batchSize: o.requestIds.length, atMs: nowMs, atRisk: o.atRisk, predictedMs: o.predictedMs, cold });
     }
-    // decide() consumes an EDF prefix of the queue.
-    this.queue.splice(0, consumed);
-    return d;
+    // decide() consumes an EDF prefix of the queue, plus any laxer run the edge took.
+    for (let k = 0; k < consumed && prefix; k++) if (this.queued.has(this.queue[k].id)) prefix = false;
+    if (prefix) this.queue.splice(0, consumed);
+    else {
+      let w = 0;
+      for (const r of this.queue) if (this.queued.has(r.id)) this.queue[w++] = r;
+      this.queue.length = w;
+    }
+    if (d.saturated) {
+      this.saturatedSinceMs ??= nowMs;
+      this.lastSaturatedMs = nowMs;
+    } else if (nowMs - this.lastSaturatedMs > this.o.tickMs) this.saturatedSinceMs = null;
+    const probe = this.probesEnabled ? this.probes(nowMs) : [];
+    return probe.length ? { ...d, probe } : d;
   }
 
-  /** A finished batch (success or failure): feeds the estimators, frees the target. */
+  /** Prewarm the plan's cold tiers, probe half-open tiers, probe a link that keeps the cloud unused. */
+  private probes(nowMs: number): ProbeOrder[] {
+    const out: ProbeOrder[] = [];
+    for (const [t, until] of this.probing) if (until <= nowMs) this.abandonProbe(t, nowMs);
+    const order = (target: TargetId, reason: ProbeOrder['reason']) => {
+      const m = this.latency.get(target)!;
+      const timeoutMs = Math.max(2000, 2 * (m.coldStartMs + m.predict(1, 'q99') + this.link.transferMs(this.itemBytes, 'q99')));
+      this.probing.set(target, nowMs + timeoutMs + 1000);
+      this.lastProbeMs.set(target, nowMs);
+      this.pools.get(target)!.start(nowMs);
+      out.push({ target, reason, timeoutMs });
+      this.emit({ type: 'probe', target, reason, atMs: nowMs });
+    };
+    const ready = (t: TargetId, gapMs: number) => this.healthy(t) && !this.probing.has(t) && nowMs - (this.lastProbeMs.get(t) ?? -Infinity) >= gapMs;
+    for (const t of this.o.tiers) {
+      const b = this.breakers.get(t.key);
+      if (b?.halfOpen && this.pools.get(t.key)!.busy === 0 && ready(t.key, 0)) order(t.key, 'health');
+    }
+    for (const c of this.current.cloud.classes) {
+      const t = c.tier;
+      if (t === null || !c.feasible || !this.pools.has(t)) continue;
+      const pool = this.pools.get(t)!;
+      if (pool.busy > 0 || pool.warmIdle(nowMs) > 0 || !ready(t, 5000)) continue;
+      // Its cold start makes the first batch miss: warm it with a probe while warm targets serve.
+      order(t, 'prewarm');
+    }
+    if (this.o.tiers.length > 0 && this.classes.budgets().length > 0 && nowMs - this.lastLinkObsMs >= this.o.linkProbeMs && this.cloudUnused()) {
+      // The link estimate alone keeps the cloud out: measure it again (an outage ends).
+      let pick: TargetId | null = null;
+      for (const t of this.o.tiers) if (ready(t.key, this.o.linkProbeMs) && this.pools.get(t.key)!.warmIdle(nowMs) > 0) pick ??= t.key;
+      if (pick) {
+        order(pick, 'link');
+        this.lastLinkObsMs = nowMs;
+      }
+    }
+    return out;
+  }
+
+  /** No healthy tier meets the tightest class even warm, given the link estimate, though it would on the profile's link. */
+  private cloudUnused(): boolean {
+    const budgets = this.classes.budgets();
+    const tight = Math.min(...budgets);
+    let bestNow = Infinity;
+    for (const t of this.o.tiers) if (this.healthy(t.key)) bestNow = Math.min(bestNow, this.latency.get(t.key)!.predict(1, this.o.quantile));
+    if (!Number.isFinite(bestNow)) return false;
+    const p = this.o.profile;
+    const nominal = p.rttMs + (this.itemBytes * 8000) / (p.uplinkMbps * 1e6);
+    return this.link.transferMs(this.itemBytes, this.o.quantile) + bestNow + this.o.safetyMarginMs > tight && nominal + bestNow + this.o.safetyMarginMs <= tight;
+  }
+
+  private abandonProbe(target: TargetId, nowMs: number): void {
+    this.probing.delete(target);
+    this.pools.get(target)?.abandon();
+    this.failure(target, 'timeout', nowMs);
+  }
+
+  /**
+   * A finished batch (success or failure): feeds the estimators, frees the target.
+   * - A `timeout` frees nothing yet: the target still runs the call, so its slot is held for the
+   *   batch's predicted time (released by advance), and the call teaches no latency.
+   * - `throttled` (429) caps the tier at the calls of ours it was running (saturated, not broken).
+   * - Other failures count toward the target's breaker; a success closes it.
+   */
   onComplete(obs: BatchObservation, nowMs: number): void {
     this.advance(nowMs);
     const target = obs.target;
-    if (target === EDGE) this.edgeBusy = Math.max(0, this.edgeBusy - 1);
-    else this.pools.get(target)?.finish(nowMs);
+    const pool = this.pools.get(target);
+    if (obs.probe) {
+      if (!this.probing.has(target)) return; // already given up on (its slot was released then)
+      this.probing.delete(target);
+    }
+    const cancelled = obs.error === 'cancelled' || obs.error === 'closed';
+    if (obs.error === 'timeout' && !obs.probe) {
+      const m = this.latency.get(target);
+      const holdMs = Math.min(10_000, Math.max(100, (m?.predict(Math.max(1, obs.batchSize), 'q99') ?? 0) + (pool && obs.wallMs < (m?.coldStartMs ?? 0) ? (m?.coldStartMs ?? 0) : 0)));
+      const h = this.held.get(target);
+      if (h) h.push(nowMs + holdMs);
+      else this.held.set(target, [nowMs + holdMs]);
+    } else if (target === EDGE) this.edgeBusy = Math.max(0, this.edgeBusy - 1);
+    else if (pool) {
+      if (obs.ok || obs.error === 'function_error' || obs.error === 'bad_response') pool.finish(nowMs);
+      else pool.abandon(); // refused or unreachable: no instance of ours got warm
+    }
+    if (cancelled) return;
+    if (obs.ok) this.success(target, nowMs);
+    else this.failure(target, obs.error ?? 'unavailable', nowMs);
+    if (obs.ok && obs.batchSize > 0) this.served.push(nowMs, obs.batchSize);
+    while (this.served.length > 0 && this.served[0] < nowMs - 5000) this.served.splice(0, 2);
     const model = this.latency.get(target);
-    if (obs.ok && model) model.observe(obs.batchSize, Math.max(0, obs.wallMs - obs.transferMs), obs.coldStart);
-    if (target !== EDGE && obs.bytes > 0 && obs.transferMs > 0) {
+    if (obs.ok && model && obs.batchSize > 0) model.observe(obs.batchSize, Math.max(0, obs.wallMs - obs.transferMs), obs.coldStart);
+    if (target !== EDGE && obs.ok && obs.bytes > 0 && obs.transferMs > 0) {
+      this.lastLinkObsMs = nowMs;
       const changed = this.link.observe(obs.bytes, obs.transferMs, obs.ok);
       if (changed) {
         this.changepointCount++;
@@ -277,6 +475,38 @@ export class Scheduler {
     }
   }
 
+  private success(target: TargetId, nowMs: number): void {
+    const b = this.breakers.get(target);
+    if (!b) return;
+    if (b.halfOpen) this.emit({ type: 'healthy', target, atMs: nowMs });
+    this.breakers.delete(target);
+  }
+
+  private failure(target: TargetId, code: string, nowMs: number): void {
+    if (!this.latency.has(target)) return;
+    if (code === 'throttled' && target !== EDGE) {
+      // Saturated, not broken: it ran `busy` calls of ours; don't send more until a cool-down.
+      const busy = this.pools.get(target)!.busy + (this.held.get(target)?.length ?? 0);
+      if (busy > 0) {
+        const prev = this.caps.get(target);
+        this.caps.set(target, { cap: Math.min(busy, prev?.cap ?? Infinity), untilMs: nowMs + this.o.breakerCooldownMs });
+        return;
+      }
+      // It refuses even with nothing of ours running: out for a cool-down like a failure.
+    }
+    // The edge timing out means it is behind (its slot is held), not broken.
+    if (code === 'timeout' && target === EDGE) return;
+    let b = this.breakers.get(target);
+    if (!b) this.breakers.set(target, (b = { fails: 0, cooldownMs: this.o.breakerCooldownMs, halfOpen: false }));
+    b.fails++;
+    const now = b.halfOpen || b.fails >= this.o.breakerFailures || code === 'unavailable' || code === 'throttled';
+    if (!now) return;
+    if (b.halfOpen) b.cooldownMs = Math.min(this.o.breakerMaxCooldownMs, b.cooldownMs * 2);
+    b.halfOpen = false;
+    b.fails = 0;
+    this.markUnhealthy(target, nowMs + b.cooldownMs);
+  }
+
   /** Advance estimators with time (arrival-count ticks, changepoint checks, replans). Cheap; decide() calls it too. */
   advance(nowMs: number): void {
     if (!(nowMs >= this.lastNowMs)) nowMs = this.lastNowMs; // time never runs backwards inside the core
@@ -290,8 +520,24 @@ export class Scheduler {
     for (const [t, until] of this.unhealthy) {
       if (until <= nowMs) {
         this.unhealthy.delete(t);
+        // Half-open: back in the plan, one call at a time until one succeeds.
+        const b = this.breakers.get(t);
+        if (b) b.halfOpen = true;
+        else this.breakers.set(t, { fails: 0, cooldownMs: this.o.breakerCooldownMs, halfOpen: true });
         reason ??= 'target-health';
       }
+    }
+    for (const [t, c] of this.caps) if (c.untilMs <= nowMs) this.caps.delete(t);
+    for (const [t, times] of this.held) {
+      // A timed-out call's slot comes back once the target has surely finished it.
+      let k = 0;
+      for (const at of times) {
+        if (at > nowMs) times[k++] = at;
+        else if (t === EDGE) this.edgeBusy = Math.max(0, this.edgeBusy - 1);
+        else this.pools.get(t)?.finish(at);
+      }
+      times.length = k;
+      if (k === 0) this.held.delete(t);
     }
     if (this.o.periodicMs !== null) {
       if (nowMs - this.lastReplanMs >= this.o.periodicMs) this.replan('periodic', nowMs);

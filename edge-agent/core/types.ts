@@ -30,6 +30,19 @@ export interface DispatchOrder {
   readonly predictedMs: number;
 }
 
+/**
+ * A one-item call the runtime makes outside the queue (it answers nobody): `prewarm` starts a
+ * cold instance of the plan's tier before traffic needs it; `health` probes a half-open target;
+ * `link` measures the uplink when its estimate keeps the cloud unused. Report it back through
+ * onComplete with `probe: true`.
+ */
+export interface ProbeOrder {
+  readonly target: TargetId;
+  readonly reason: 'prewarm' | 'health' | 'link';
+  /** Give up after this long (a cold start fits). */
+  readonly timeoutMs: number;
+}
+
 /** Why a request is turned away. */
 export type RejectCode = 'deadline_impossible';
 
@@ -45,6 +58,10 @@ export interface Decision {
   readonly reject: RejectOrder[];
   /** Call decide again by this time (null: the queue is empty; arrivals and completions also warrant a call). */
   readonly wakeAtMs: number | null;
+  /** Probe calls to make now (only when the driver enabled them with `Scheduler.enableProbes`). */
+  readonly probe?: ProbeOrder[];
+  /** Every target was busy while requests waited (the system is at capacity). */
+  readonly saturated?: boolean;
 }
 
 /** What a finished batch taught (success or failure). */
@@ -60,7 +77,10 @@ export interface BatchObservation {
   transferMs: number;
   coldStart: boolean;
   costUsd: number;
+  /** Backend error code on failure (`timeout`, `throttled`, `unavailable`, …; `cancelled` = never ran). */
   error?: string;
+  /** The call was a {@link ProbeOrder}. */
+  probe?: boolean;
 }
 
 /** Why the plan was recomputed. */
@@ -81,7 +101,9 @@ export type CoreEvent =
   | { type: 'replan'; reason: ReplanReason; atMs: number; version: number }
   | { type: 'dispatch'; target: TargetId; batchSize: number; atMs: number; atRisk: boolean; predictedMs: number; cold: boolean }
   | { type: 'reject'; requestId: string; code: RejectCode | 'overloaded'; atMs: number }
-  | { type: 'unhealthy'; target: TargetId; untilMs: number; atMs: number };
+  | { type: 'unhealthy'; target: TargetId; untilMs: number; atMs: number }
+  | { type: 'healthy'; target: TargetId; atMs: number }
+  | { type: 'probe'; target: TargetId; reason: ProbeOrder['reason']; atMs: number };
 
 /** The cloud route of one deadline class. */
 export interface PlanClass {

@@ -43,6 +43,11 @@ export class WarmPool {
     return true;
   }
 
+  /** A batch started with start() never ran (refused, unreachable, cancelled): free its slot, warm nothing. */
+  abandon(): void {
+    if (this.busyCount > 0) this.busyCount--;
+  }
+
   /** A batch finished: its instance is idle and warm from now. */
   finish(nowMs: number): void {
     if (this.busyCount > 0) this.busyCount--;

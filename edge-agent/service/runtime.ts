@@ -22,11 +22,18 @@ export interface SchedulerPort {
     req: { id: string; arrivalMs: number; deadlineMs: number; bytes: number },
     nowMs: number,
   ): { ok: true } | { ok: false; code: string; reason: string; retryAfterMs?: number };
-  decide(nowMs: number): {
+  decide(
+    nowMs: number,
+    opts?: { flush?: boolean },
+  ): {
     dispatch: readonly { target: string; requestIds: readonly string[]; atRisk: boolean; predictedMs: number }[];
     reject: readonly { requestId: string; reason: string; code: string }[];
     wakeAtMs: number | null;
+    /** One-item calls outside the queue (prewarm a cold tier, probe a half-open one or the link). */
+    probe?: readonly { target: string; reason: string; timeoutMs: number }[];
   };
+  /** The runtime executes probe orders (a core without them simply never issues any). */
+  enableProbes?(on?: boolean): void;
   onComplete(obs: BatchObservation, nowMs: number): void;
   advance(nowMs: number): void;
   markUnhealthy(target: string, untilMs: number): void;
@@ -50,6 +57,7 @@ export interface BatchObservation {
   coldStart: boolean;
   costUsd: number;
   error?: string;
+  probe?: boolean;
 }
 
 /** One image to infer. */
@@ -82,11 +90,6 @@ export interface RuntimeOptions {
   readonly clock?: () => number;
   /** Model name passed to backends. */
   readonly model?: string;
-  /**
-   * How long a target that failed with `unavailable`/`throttled` is avoided, ms.
-   * @default 3000
-   */
-  readonly unhealthyMs?: number;
   /**
    * Times a request may be re-queued after a backend failure.
    * @default 1
@@ -135,7 +138,6 @@ export interface RuntimeStats {
 }
 
 const RETRYABLE: ReadonlySet<BackendError['code']> = new Set(['timeout', 'throttled', 'unavailable', 'bad_response', 'closed', 'function_error']);
-const AVOID: ReadonlySet<BackendError['code']> = new Set(['throttled', 'unavailable', 'bad_response']);
 /** Window of the arrival-rate figure in `stats`. */
 const RATE_WINDOW_MS = 5000;
 /** Period of the SSE `stats` event. */
@@ -156,7 +158,6 @@ export class AgentRuntime {
   private readonly byTarget = new Map<TargetId, InferenceBackend>();
   private readonly clock: () => number;
   private readonly model?: string;
-  private readonly unhealthyMs: number;
   private readonly maxRetries: number;
   private readonly backstopMs: number;
   private readonly waiters = new Map<string, Waiter>();
@@ -170,6 +171,10 @@ export class AgentRuntime {
   private draining = false;
   private closed = false;
   private readonly arrivals: number[] = [];
+  /** The latest admitted image: the payload of probe calls (their results are discarded). */
+  private sample: InferInput | null = null;
+  /** Probe calls in flight (closed with the backends). */
+  private probes = 0;
   private answered = 0;
   private met = 0;
   private rejected = 0;
@@ -186,7 +191,6 @@ export class AgentRuntime {
     this.logger = options.logger;
     this.clock = options.clock ?? (() => performance.now());
     this.model = options.model;
-    this.unhealthyMs = nonNegative('unhealthyMs', options.unhealthyMs, 3000);
     this.maxRetries = nonNegative('maxRetries', options.maxRetries, 1);
     this.backstopMs = nonNegative('backstopMs', options.backstopMs, 2000);
     for (const b of this.backends) for (const t of b.targets) {
@@ -204,6 +208,8 @@ export class AgentRuntime {
       },
       { defaultMetrics: options.defaultMetrics },
     );
+    // This runtime runs the core's probe orders (prewarm cold tiers, probe half-open ones and the link).
+    this.scheduler.enableProbes?.(true);
     this.metMet = this.metrics.deadlines.labels({ met: 'true' });
     this.metMissed = this.metrics.deadlines.labels({ met: 'false' });
     this.sweeper = setInterval(() => this.sweep(), 250);
@@ -264,6 +270,7 @@ export class AgentRuntime {
       this.count(route, String(err.status));
       return Promise.reject(err);
     }
+    this.sample = input;
     return new Promise<InferAnswer>((resolve, reject) => {
       this.waiters.set(id, { id, input, arrivalMs: now, deadlineMs, route, resolve, reject, settled: false, inFlight: false, attempts: 0 });
       this.schedulePump();
@@ -320,7 +327,8 @@ export class AgentRuntime {
     this.events.publish('shutdown', { epochMs: Date.now(), pending: this.waiters.size });
     const until = this.clock() + graceMs;
     while (this.waiters.size > 0 && this.clock() < until) {
-      this.pump();
+      // Flush: cloud batches held to fill up leave now, while they can still make their deadline.
+      this.pump(true);
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const w of [...this.waiters.values()]) {
@@ -354,12 +362,12 @@ export class AgentRuntime {
     });
   }
 
-  private pump(): void {
+  private pump(flush = this.draining): void {
     if (this.closed) return;
     const now = this.clock();
     let decision: ReturnType<SchedulerPort['decide']>;
     try {
-      decision = this.scheduler.decide(now);
+      decision = flush ? this.scheduler.decide(now, { flush: true }) : this.scheduler.decide(now);
     } catch (err) {
       this.logger.error({ err }, 'scheduler.decide failed');
       for (const w of [...this.waiters.values()]) if (!w.inFlight) this.fail(w, new HttpError(500, 'scheduler_error', `scheduler failed: ${(err as Error).message}`));
@@ -378,8 +386,42 @@ export class AgentRuntime {
       // without teaching its estimators anything.
       else this.observe({ target: d.target, batchSize: 0, bytes: 0, ok: false, wallMs: 0, inferMs: 0, transferMs: 0, coldStart: false, costUsd: 0, error: 'cancelled' }, now);
     }
+    for (const p of decision.probe ?? []) void this.runProbe(p.target, p.reason, p.timeoutMs);
     this.publishCoreEvents();
     this.arm(decision.wakeAtMs, now);
+  }
+
+  /**
+   * A probe order: one item (the latest request's image) outside the queue, result discarded;
+   * its timings teach the core (cold start, link, health) like any batch. Never throws.
+   */
+  private async runProbe(target: TargetId, reason: string, timeoutMs: number): Promise<void> {
+    const startMs = this.clock();
+    const input = this.sample;
+    const backend = this.byTarget.get(target);
+    const base = { target, batchSize: 1, bytes: input?.bytes.length ?? 0, inferMs: 0, transferMs: 0, coldStart: false, costUsd: 0, probe: true };
+    if (!input || !backend || this.closed) {
+      this.observe({ ...base, batchSize: 0, bytes: 0, ok: false, wallMs: 0, error: 'cancelled' }, startMs);
+      return;
+    }
+    this.probes++;
+    try {
+      const out = await backend.run(target, [{ id: `probe-${reason}-${(this.nextId++).toString(36)}`, type: input.type, bytes: input.bytes }], { timeoutMs, ...(this.model ? { model: this.model } : {}) });
+      const now = this.clock();
+      this.observe({ ...base, ok: true, wallMs: out.wallMs || now - startMs, inferMs: out.inferMs, transferMs: out.transferMs, coldStart: out.coldStart, costUsd: out.costUsd }, now);
+      if (out.costUsd > 0) {
+        this.metrics.costUsd.inc({ target }, out.costUsd);
+        this.costUsdTotal += out.costUsd;
+      }
+      this.logger.debug({ target, reason, coldStart: out.coldStart, wallMs: Math.round(out.wallMs) }, 'probe ok');
+    } catch (e) {
+      const code = e instanceof BackendError ? e.code : 'bad_response';
+      this.logger.info({ target, reason, code }, 'probe failed');
+      this.observe({ ...base, ok: false, wallMs: this.clock() - startMs, error: code }, this.clock());
+    } finally {
+      this.probes--;
+    }
+    if (this.scheduler.queueDepth() > 0) this.schedulePump();
   }
 
   private arm(wakeAtMs: number | null, now: number): void {
@@ -469,7 +511,6 @@ export class AgentRuntime {
     this.metrics.backendErrors.inc({ target, code: err.code });
     this.metrics.batchSeconds.observe({ target, ok: 'false' }, (now - startMs) / 1000);
     this.observe({ target, batchSize: batch.length, bytes, ok: false, wallMs: now - startMs, inferMs: 0, transferMs: 0, coldStart: false, costUsd: 0, error: err.code }, now);
-    if (AVOID.has(err.code)) this.scheduler.markUnhealthy(target, now + this.unhealthyMs);
     if (this.events.subscribers > 0) this.events.publish('complete', { epochMs: Date.now(), target, batchSize: batch.length, ok: false, error: err.code, message: err.message, durationMs: round(now - startMs) });
     for (const w of batch) {
       w.inFlight = false;

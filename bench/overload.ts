@@ -1,0 +1,203 @@
+/**
+ * `npm run bench:overload`: the agent under 2× its capacity, on loopback, with the local FC.
+ *
+ * 1. Capacity: a short closed-loop run (`--connections` clients, each sends its next request when
+ *    the previous one is answered) counts answers that met their deadline per second.
+ * 2. Overload: an open-loop sender at `--factor` × capacity for `--duration` s (requests leave on
+ *    schedule whether or not earlier ones were answered). Expected: excess shed early with
+ *    503 + Retry-After, accepted requests meet their deadline at p99, every request gets a status.
+ * 3. Recovery: `--recovery` s at half the capacity. Expected: goodput back to the offered rate
+ *    (the estimators are not poisoned by the overload).
+ * RSS is sampled every 250 ms throughout.
+ *
+ * Flags: --deadline-ms (1000), --capacity-s (8), --duration (30), --recovery (10), --factor (2),
+ * --connections (16), --edge-workers (1), --tiers <n> (first n tiers of s.yaml, default all),
+ * --warmup <s> (5, closed-loop, not measured; lets tier cold starts happen).
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml, stringify } from 'yaml';
+import { parseConfig } from '../edge-agent/config.ts';
+import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { DEFAULT_S_YAML } from '../shared/tiers.ts';
+import { randomLine, renderTextLine, seededRng } from '../test/helpers/render-text.ts';
+
+const { values } = parseArgs({
+  options: {
+    'deadline-ms': { type: 'string', default: '1000' },
+    'capacity-s': { type: 'string', default: '8' },
+    duration: { type: 'string', default: '30' },
+    recovery: { type: 'string', default: '10' },
+    factor: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '16' },
+    'edge-workers': { type: 'string', default: '1' },
+    tiers: { type: 'string' },
+    warmup: { type: 'string', default: '5' },
+  },
+});
+const num = (k: keyof typeof values, min: number): number => {
+  const v = Number(values[k]);
+  if (!(v >= min)) throw new RangeError(`Expected \`--${k}\` to be a number ≥ ${min}, got \`${String(values[k])}\``);
+  return v;
+};
+const deadlineMs = num('deadline-ms', 1);
+const capacityS = num('capacity-s', 1);
+const durationS = num('duration', 1);
+const recoveryS = num('recovery', 0);
+const factor = num('factor', 0.1);
+const connections = num('connections', 1);
+const edgeWorkers = num('edge-workers', 1);
+const warmupS = num('warmup', 0);
+
+interface Shot {
+  sentMs: number;
+  status: number; // 0 = no answer (lost / network error)
+  latencyMs: number;
+  retryAfter: boolean;
+  deadlineMet: boolean;
+  batchSize?: number;
+  target?: string;
+  code?: string;
+}
+
+let sYaml: string | undefined;
+if (values.tiers !== undefined) {
+  const n = num('tiers', 1);
+  const doc = parseYaml(readFileSync(DEFAULT_S_YAML, 'utf8')) as { resources: Record<string, unknown> };
+  Object.keys(doc.resources).slice(n).forEach((k) => delete doc.resources[k]);
+  sYaml = join(mkdtempSync(join(tmpdir(), 'bench-overload-')), 's.yaml');
+  writeFileSync(sYaml, stringify(doc));
+}
+
+const rng = seededRng(11);
+const images = await Promise.all(Array.from({ length: 8 }, async () => new Uint8Array(await renderTextLine(randomLine(rng, { minChars: 6, maxChars: 9 })))));
+const agent: RunningAgent = await startAgent(
+  parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers, logLevel: 'silent', ...(sYaml ? { sYaml } : {}) }),
+);
+let unhandled = 0;
+process.on('unhandledRejection', () => void unhandled++);
+
+const rss: number[] = [];
+const rssTimer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+
+let seq = 0;
+async function shot(): Promise<Shot> {
+  const sentMs = performance.now();
+  const body = images[seq++ % images.length];
+  try {
+    const r = await fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': String(deadlineMs) }, body });
+    const j = (await r.json()) as { deadlineMet?: boolean; route?: { batchSize: number; target: string; tier?: string }; error?: { code?: string; message?: string } };
+    if (r.status !== 200 && process.env.BENCH_VERBOSE && Math.random() < 0.05) console.error(r.status, JSON.stringify(j.error));
+    const latencyMs = performance.now() - sentMs;
+    return {
+      sentMs,
+      status: r.status,
+      latencyMs,
+      retryAfter: r.headers.has('retry-after'),
+      deadlineMet: r.status === 200 && latencyMs <= deadlineMs,
+      ...(j.error?.code ? { code: j.error.code } : {}),
+      ...(j.route ? { batchSize: j.route.batchSize, target: j.route.tier ?? j.route.target } : {}),
+    };
+  } catch {
+    return { sentMs, status: 0, latencyMs: performance.now() - sentMs, retryAfter: false, deadlineMet: false };
+  }
+}
+
+async function closedLoop(seconds: number): Promise<Shot[]> {
+  const out: Shot[] = [];
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        const s = await shot();
+        out.push(s);
+        // A shed request: honour a short back-off so the closed loop does not spin on 503s.
+        if (s.status !== 200) await new Promise((r) => setTimeout(r, 20));
+      }
+    }),
+  );
+  return out;
+}
+
+async function openLoop(rps: number, seconds: number): Promise<Shot[]> {
+  const pending: Promise<Shot>[] = [];
+  const t0 = performance.now();
+  const n = Math.round(rps * seconds);
+  for (let i = 0; i < n; i++) {
+    const at = t0 + (i * 1000) / rps;
+    const wait = at - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(shot());
+  }
+  return Promise.all(pending);
+}
+
+function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+}
+
+function summary(name: string, shots: Shot[], seconds: number) {
+  const ok = shots.filter((s) => s.status === 200);
+  const shed = shots.filter((s) => s.status === 503);
+  const byStatus: Record<string, number> = {};
+  for (const s of shots) {
+    const k = s.code ? `${s.status} ${s.code}` : String(s.status);
+    byStatus[k] = (byStatus[k] ?? 0) + 1;
+  }
+  const byTarget: Record<string, number> = {};
+  for (const s of ok) byTarget[s.target!] = (byTarget[s.target!] ?? 0) + 1;
+  const fcOk = ok.filter((s) => s.target !== 'edge');
+  const edgeOk = ok.filter((s) => s.target === 'edge');
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  return {
+    phase: name,
+    sent: shots.length,
+    offeredRps: +(shots.length / seconds).toFixed(1),
+    goodputRps: +(shots.filter((s) => s.deadlineMet).length / seconds).toFixed(1),
+    ok: ok.length,
+    shed503: shed.length,
+    shedWithRetryAfter: shed.filter((s) => s.retryAfter).length,
+    lost: shots.filter((s) => s.status === 0).length,
+    statuses: JSON.stringify(byStatus),
+    okMetDeadline: ok.length ? +(ok.filter((s) => s.deadlineMet).length / ok.length).toFixed(4) : NaN,
+    okP50Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.5)),
+    okP99Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.99)),
+    shedP99Ms: Math.round(quantile(shed.map((s) => s.latencyMs), 0.99)),
+    meanBatchEdge: +mean(edgeOk.map((s) => s.batchSize!)).toFixed(2),
+    meanBatchFc: +mean(fcOk.map((s) => s.batchSize!)).toFixed(2),
+    targets: JSON.stringify(byTarget),
+  };
+}
+
+try {
+  if (warmupS > 0) await closedLoop(warmupS);
+  const capShots = await closedLoop(capacityS);
+  const capacityRps = Math.max(1, capShots.filter((s) => s.deadlineMet).length / capacityS);
+  const rss0 = process.memoryUsage().rss;
+  const over = await openLoop(factor * capacityRps, durationS);
+  const rssOver = Math.max(...rss);
+  const rec = recoveryS > 0 ? await openLoop(capacityRps / 2, recoveryS) : [];
+  await new Promise((r) => setTimeout(r, 200));
+  const rows = [summary('capacity (closed loop)', capShots, capacityS), summary(`overload ${factor}x`, over, durationS)];
+  if (rec.length) rows.push(summary('recovery 0.5x', rec, recoveryS));
+  console.log(`agent: ${edgeWorkers} edge worker(s), tiers ${agent.tiers.map((t) => t.key).join(', ')}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
+  console.table(rows);
+  const rt = agent.runtime.planSnapshot();
+  console.log(
+    JSON.stringify({
+      rssMb: { beforeOverload: +(rss0 / 1e6).toFixed(0), maxDuringOverload: +(rssOver / 1e6).toFixed(0), end: +(process.memoryUsage().rss / 1e6).toFixed(0) },
+      pendingAfter: agent.runtime.pending,
+      queueDepthAfter: rt.queueDepth,
+      busyAfter: rt.busy,
+      unhandledRejections: unhandled,
+      fcLedger: agent.localFc?.ledger().total,
+    }),
+  );
+} finally {
+  clearInterval(rssTimer);
+  await agent.shutdown(3000);
+}
