@@ -108,7 +108,7 @@ interface Answer {
 }
 
 async function post(path: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<Answer> {
-  const res = await fetch(`${agent.url}${path}`, { method: 'POST', headers, body });
+  const res = await fetch(`${agent.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) });
   expect(res.headers.get('content-type')).toMatch(/application\/json/);
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
@@ -164,7 +164,7 @@ async function invokeLocalFc(body: Uint8Array, sign = true): Promise<Answer> {
   const path = `/2023-03-30/functions/${agent.tiers[0].functionName}/invocations`;
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream', date: new Date().toUTCString(), 'x-fc-invocation-type': 'Sync' };
   if (sign) headers.authorization = `FC ${fc.accessKeyId}:${signFc(composeStringToSign('POST', path, headers), LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET)}`;
-  const res = await fetch(`${fc.url}${path}`, { method: 'POST', headers, body });
+  const res = await fetch(`${fc.url}${path}`, { method: 'POST', headers, body: new Uint8Array(body) });
   expect(res.headers.get('content-type')).toMatch(/application\/json/);
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
@@ -331,7 +331,7 @@ describe('after all of it', () => {
     const a = await post('/v1/infer', IMG, png);
     expect([a.status, a.body.text]).toEqual([200, TEXT]);
     const form = new FormData();
-    form.append('image', new Blob([png], { type: 'image/png' }), 'line.png');
+    form.append('image', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'line.png');
     const res = await fetch(`${agent.url}/v1/infer/batch`, { method: 'POST', headers: { 'x-deadline-ms': '8000' }, body: form });
     const body = (await res.json()) as Record<string, any>;
     expect([res.status, body.results?.[0]?.text]).toEqual([200, TEXT]);
