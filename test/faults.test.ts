@@ -1,0 +1,162 @@
+/**
+ * Faults through the real agent (startAgent: real ONNX edge, real fc2 client, the local FC with
+ * its fault injection): tier 5xx, throttling, hung calls, slow cold starts and a link outage.
+ * Each case checks that every request got exactly one answer (the runtime's answered + rejected
+ * equals what was sent, nothing pending), that the agent fell back to the edge, that the failing
+ * tier was taken out and came back once healthy (half-open probe), and that no promise rejection
+ * went unhandled and the runtime's queues are empty afterwards.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { parseConfig } from '../edge-agent/config.ts';
+import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { DEFAULT_S_YAML } from '../shared/tiers.ts';
+import { randomLine, renderTextLine, seededRng } from './helpers/render-text.ts';
+
+const TIER = 'tier-c2-m4096';
+let agent: RunningAgent;
+let images: Uint8Array<ArrayBuffer>[];
+let unhandled = 0;
+const onUnhandled = () => void unhandled++;
+let sent = 0;
+
+interface Estimates {
+  unhealthy: Record<string, number>;
+  tiers: Record<string, { state: string; busy: number }>;
+}
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onUnhandled);
+  const doc = parseYaml(readFileSync(DEFAULT_S_YAML, 'utf8')) as { resources: Record<string, unknown> };
+  for (const k of Object.keys(doc.resources)) if (k !== TIER) delete doc.resources[k];
+  const sYaml = join(mkdtempSync(join(tmpdir(), 'faults-')), 's.yaml');
+  writeFileSync(sYaml, stringify(doc));
+  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, intraOpThreads: 1, logLevel: 'silent', sYaml }), {
+    localFc: { maxInstances: 2 },
+    // Short cool-downs so the half-open probes happen within the test.
+    scheduler: { breakerCooldownMs: 400, breakerMaxCooldownMs: 800, linkProbeMs: 300 },
+  });
+  const rng = seededRng(5);
+  images = await Promise.all(Array.from({ length: 4 }, async () => new Uint8Array(await renderTextLine(randomLine(rng, { minChars: 5, maxChars: 7 })))));
+});
+
+afterAll(async () => {
+  await agent?.shutdown(2000);
+  process.off('unhandledRejection', onUnhandled);
+});
+
+async function burst(n: number, deadlineMs: number): Promise<{ status: number; target?: string }[]> {
+  sent += n;
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const r = await fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': String(deadlineMs) }, body: images[i % images.length] });
+      const body = (await r.json()) as { route?: { target: string; tier?: string } };
+      return { status: r.status, ...(body.route ? { target: body.route.tier ?? body.route.target } : {}) };
+    }),
+  );
+}
+
+const estimates = () => agent.runtime.planSnapshot().estimates as Estimates;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, ok: () => boolean, timeoutMs = 8000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Exactly one answer per request, nothing left inside the runtime or the core. */
+async function settledClean(): Promise<void> {
+  const s = agent.runtime.stats();
+  expect(s.answered + s.rejected, 'answered + rejected = sent').toBe(sent);
+  expect(agent.runtime.pending).toBe(0);
+  const snap = agent.runtime.planSnapshot();
+  expect(snap.queueDepth).toBe(0);
+  // Held slots of timed-out calls are released once the target must have finished them.
+  await until('every target free', () => Object.values(agent.runtime.planSnapshot().busy).every((b) => b === 0), 12_000);
+  expect(unhandled).toBe(0);
+}
+
+/** The tier serves again: light traffic until a request is routed there. */
+async function tierServesAgain(): Promise<void> {
+  await until('tier back in the plan', () => !(TIER in estimates().unhealthy));
+  const end = Date.now() + 10_000;
+  const before = agent.localFc!.ledger().entries.filter((e) => !e.errorType).length;
+  while (agent.localFc!.ledger().entries.filter((e) => !e.errorType).length === before) {
+    if (Date.now() > end) throw new Error('the tier was never called successfully again');
+    await burst(12, 1500);
+  }
+}
+
+describe('agent under faults', () => {
+  it('slow cold start: requests are served warm (edge) while the tier is prewarmed, never sent into the cold start', async () => {
+    agent.localFc!.setFaults({ [TIER]: { extraColdStartMs: 1500 } });
+    const answers = await burst(16, 800);
+    // A cold start (≥ 1.3 s + 1.5 s) cannot meet 800 ms: nothing goes to the cold tier.
+    expect(answers.filter((a) => a.target === TIER)).toEqual([]);
+    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(0);
+    // The plan's tier gets warmed by a probe, not by a request.
+    await until('tier warm after the prewarm probe', () => estimates().tiers[TIER].state === 'warm', 15_000);
+    agent.localFc!.setFaults({});
+    await settledClean();
+  });
+
+  it('tier 5xx: the batch is retried elsewhere, the tier is taken out, and probed back when it heals', async () => {
+    agent.localFc!.setFaults({ [TIER]: { errorRate: 1, errorMode: '5xx' } });
+    let sawUnhealthy = false;
+    for (let i = 0; i < 6 && !sawUnhealthy; i++) {
+      const answers = await burst(24, 1500);
+      for (const a of answers) expect([200, 502, 503, 504]).toContain(a.status);
+      // Nothing is answered by the failing tier.
+      expect(answers.filter((a) => a.target === TIER)).toEqual([]);
+      sawUnhealthy = TIER in estimates().unhealthy;
+    }
+    expect(sawUnhealthy, 'the failing tier was marked unhealthy').toBe(true);
+    agent.localFc!.setFaults({});
+    await tierServesAgain();
+    await settledClean();
+  });
+
+  it('throttling (429): the tier counts as saturated, requests go to the edge, no 502 storm', async () => {
+    agent.localFc!.setFaults({ [TIER]: { throttleRate: 1 } });
+    const calls0 = agent.localFc!.ledger().entries.length;
+    const answers = (await Promise.all([burst(24, 1500), burst(24, 1500)])).flat();
+    expect(answers.filter((a) => a.target === TIER)).toEqual([]);
+    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(answers.length / 2);
+    expect(answers.filter((a) => a.status === 502).length).toBeLessThanOrEqual(4);
+    expect(agent.localFc!.ledger().entries.length - calls0, '429s are not billed').toBe(0);
+    agent.localFc!.setFaults({});
+    await tierServesAgain();
+    await settledClean();
+  });
+
+  it('hung calls: timeouts answer 504 once, the tier is taken out, its slots held, and it comes back', async () => {
+    agent.localFc!.setFaults({ [TIER]: { hangRate: 1 } });
+    let sawUnhealthy = false;
+    for (let i = 0; i < 6 && !sawUnhealthy; i++) {
+      const answers = await burst(24, 1200);
+      for (const a of answers) expect([200, 503, 504]).toContain(a.status);
+      sawUnhealthy = TIER in estimates().unhealthy;
+    }
+    expect(sawUnhealthy).toBe(true);
+    agent.localFc!.setFaults({});
+    await settledClean();
+  });
+
+  it('link outage: the cloud is skipped while the uplink is down and used again after', async () => {
+    agent.localFc!.setLink({ outage: true });
+    const during = (await Promise.all([burst(20, 1500), (async () => (await sleep(300), burst(20, 1500)))()])).flat();
+    for (const a of during) expect([200, 502, 503, 504]).toContain(a.status);
+    expect(during.filter((a) => a.target === TIER)).toEqual([]);
+    expect(during.filter((a) => a.status === 200).length, 'the edge keeps serving').toBeGreaterThan(0);
+    await sleep(1500);
+    agent.localFc!.setLink({ outage: false });
+    await tierServesAgain();
+    await settledClean();
+  });
+});
