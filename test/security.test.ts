@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../edge-agent/config.ts';
+import { ConfigError, loadConfig, parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { startLocalFc, type LocalFc } from '../local-fc/index.ts';
 import { renderTextLine } from './helpers/render-text.ts';
@@ -59,6 +59,18 @@ describe('bearer token (AGENT_TOKEN)', () => {
     expect(infer.status).toBe(401); // refused before the body is even looked at
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/readyz')).status).toBe(200);
+  });
+});
+
+describe('limits and timeouts are configuration', () => {
+  it('defaults: 16 KiB headers, 30 s request, 10 s headers; env and flags set them; headers ≤ request is enforced', () => {
+    const d = parseConfig({});
+    expect([d.maxHeaderBytes, d.requestTimeoutMs, d.headersTimeoutMs, d.maxBodyBytes]).toEqual([16 * 1024, 30_000, 10_000, 8 * 1024 * 1024]);
+    const r = loadConfig(['--headers-timeout-ms', '2000'], { AGENT_REQUEST_TIMEOUT_MS: '5000', AGENT_MAX_HEADER_BYTES: '4096' });
+    expect(r.help ? null : [r.config.requestTimeoutMs, r.config.headersTimeoutMs, r.config.maxHeaderBytes]).toEqual([5000, 2000, 4096]);
+    expect(() => parseConfig({ requestTimeoutMs: 1000, headersTimeoutMs: 5000 })).toThrow(ConfigError);
+    expect(() => parseConfig({ requestTimeoutMs: 1000, headersTimeoutMs: 5000 })).toThrow(/headersTimeoutMs.*requestTimeoutMs/);
+    expect(() => parseConfig({ maxHeaderBytes: 'lots' })).toThrow(/maxHeaderBytes.*--max-header-bytes/);
   });
 });
 
