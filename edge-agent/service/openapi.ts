@@ -16,14 +16,17 @@ const error = (description: string) => ({ description, content: json(errorBodySc
 const deadlineParams = [
   { name: 'X-Deadline-Ms', in: 'header', required: false, schema: { type: 'number', exclusiveMinimum: 0 }, description: 'Budget in ms from arrival (default: the agent\'s defaultDeadlineMs, 1000)' },
   { name: 'deadline_ms', in: 'query', required: false, schema: { type: 'number', exclusiveMinimum: 0 }, description: 'Same as X-Deadline-Ms' },
+  { name: 'model', in: 'query', required: false, schema: { type: 'string' }, description: 'Must name the served model (400 unknown_model otherwise)' },
 ];
 
 const inferErrors = {
-  400: error('Bad image or deadline'),
+  400: error('Bad image, deadline, body or model name'),
+  408: error('Headers or body arrived too slowly (connection closed)'),
   401: error('Token required (AGENT_TOKEN set) and missing or wrong'),
   413: error('Body over maxBodyBytes'),
   415: error('Unsupported Content-Type'),
-  422: error('The model could not read this image'),
+  422: error('The image is over the pixel limit, or the model could not read it'),
+  431: error('Request headers over maxHeaderBytes'),
   502: error('Every target that could serve it failed'),
   503: { ...error('Shedding load or shutting down; see Retry-After'), headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds' } } },
   504: error('The deadline cannot be met (decided early, with the reason)'),
