@@ -29,8 +29,11 @@ export interface RunTrace {
   readonly stranded: number;
   readonly batches: BatchRecord[];
   readonly costUsd: number;
+  /** FC and edge calls, probes included. */
   readonly invocations: number;
   readonly coldStarts: number;
+  /** Probe calls the policy ordered (prewarm, health, link). */
+  readonly probes: number;
   readonly replans: number;
   readonly changepoints: { tMs: number; stream: string }[];
   /** True when `abortWhen` stopped the run; the numbers are then partial. */
@@ -64,6 +67,7 @@ export function runEngine(policy: SimPolicy, world: World, o: EngineOptions): Ru
   let wakeAtMs: number | null = null;
   let pending = 0; // admitted, not yet finished
   let missed = 0; // rejected or late
+  let probes = 0;
   let aborted = false;
 
   const indexOf = (id: string): number => {
@@ -103,6 +107,17 @@ export function runEngine(policy: SimPolicy, world: World, o: EngineOptions): Ru
       q.push({ tMs: run.endMs, kind: 'complete', ref: id });
       costUsd += run.obs.costUsd;
       batches.push({ tMs: nowMs, target: b.target, size: idx.length, endMs: run.endMs, costUsd: run.obs.costUsd, coldStart: run.obs.coldStart });
+    }
+    for (const pr of d.probe ?? []) {
+      const run = world.run(pr.target, 1, o.itemBytes, nowMs);
+      const id = nextBatchId++;
+      // A probe the caller gave up on reports a timeout then; the instance still ran (and bills).
+      const late = run.obs.wallMs > pr.timeoutMs;
+      const obs: BatchObservation = late ? { ...run.obs, ok: false, wallMs: pr.timeoutMs, error: 'timeout', probe: true } : { ...run.obs, probe: true };
+      inflight.set(id, { idx: [], obs, edge: pr.target === EDGE });
+      q.push({ tMs: late ? nowMs + pr.timeoutMs : run.endMs, kind: 'complete', ref: id });
+      costUsd += run.obs.costUsd;
+      probes++;
     }
     const w = d.wakeAtMs;
     if (w !== null && Number.isFinite(w)) {
@@ -161,6 +176,7 @@ export function runEngine(policy: SimPolicy, world: World, o: EngineOptions): Ru
     batches,
     costUsd,
     invocations: world.invocations,
+    probes,
     coldStarts: world.coldStarts,
     replans: policy.replans(),
     changepoints: policy.changepoints?.() ?? [],

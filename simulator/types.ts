@@ -32,11 +32,20 @@ export interface Rejection {
   readonly code: string;
 }
 
+/** A one-item call outside the queue (prewarm, health or link probe), as the core orders them. */
+export interface Probe {
+  readonly target: TargetId;
+  /** The caller gives up after this long. */
+  readonly timeoutMs: number;
+}
+
 export interface Decision {
   readonly dispatch: readonly Dispatch[];
   readonly reject: readonly Rejection[];
   /** When to call decide again if nothing else happens; null = only on the next event. */
   readonly wakeAtMs: number | null;
+  /** Probes to run now; their cost counts, their results go back through onComplete. */
+  readonly probe?: readonly Probe[];
 }
 
 /** What the world tells the policy after a batch finished (same shape as the core's). */
@@ -51,6 +60,8 @@ export interface BatchObservation {
   coldStart: boolean;
   costUsd: number;
   error?: string;
+  /** The call was a probe, not a batch of requests. */
+  probe?: boolean;
 }
 
 /** A scheduling policy under simulation; all times virtual. */

@@ -8,6 +8,8 @@ import { maxWindowCounts } from '../simulator/oracle.ts';
 import { fitLine, targetFromMeasuredTsv, tiersFromHarmonyBatch } from '../simulator/profiles.ts';
 import { computeOracle, runSimulation, type SimConfig } from '../simulator/run.ts';
 import { World } from '../simulator/world.ts';
+import { runEngine } from '../simulator/engine.ts';
+import type { BatchObservation, SimPolicy } from '../simulator/types.ts';
 
 const tiers = loadTiers();
 const profile = loadProfile();
@@ -83,6 +85,34 @@ describe('World', () => {
     const a = w.run('edge', 2, 0, 0);
     const b = w.run('edge', 2, 0, 1);
     expect(b.endMs).toBeCloseTo(a.endMs + profile.targets.edge.aMs + 2 * profile.targets.edge.kMs);
+  });
+});
+
+describe('runEngine', () => {
+  it('runs probe orders outside the queue, bills them and reports them back marked as probes', () => {
+    const seen: BatchObservation[] = [];
+    let probed = false;
+    const queue: string[] = [];
+    const policy: SimPolicy = {
+      name: 'probe-once',
+      admit: (r) => (queue.push(r.id), { ok: true }),
+      decide: () => {
+        const probe = probed ? [] : [{ target: 'tier-c1-m2048', timeoutMs: 5000 }];
+        probed = true;
+        return { dispatch: queue.length ? [{ target: 'edge', requestIds: queue.splice(0) }] : [], reject: [], wakeAtMs: null, probe };
+      },
+      onComplete: (obs) => void seen.push(obs),
+      replans: () => 0,
+    };
+    const world = new World({ tiers, profile, bandwidth: constantBandwidth(8e6), edgeWorkers: 1, rttMs: 30, keepAliveMs: 1000, seed: 1, noiseScale: 0 });
+    const t = runEngine(policy, world, { arrivalsMs: [0, 10, 20], sloMs: 1000, itemBytes: 20000 });
+    const probes = seen.filter((o) => o.probe);
+    expect(probes.length).toBe(1);
+    expect(probes[0]).toMatchObject({ target: 'tier-c1-m2048', ok: true, coldStart: true });
+    expect(t.probes).toBe(1);
+    expect(t.costUsd).toBeCloseTo(probes[0].costUsd);
+    expect(t.costUsd).toBeGreaterThan(0);
+    expect(t.servedAt.every((x) => x === 1)).toBe(true); // the requests themselves stayed on the edge
   });
 });
 

@@ -32,6 +32,8 @@ export class CorePolicy implements SimPolicy {
       },
       0,
     );
+    // The live agent runs the core's probe orders (prewarm, health, link); so does the simulator.
+    this.core.enableProbes(true);
   }
 
   private drain(): void {
