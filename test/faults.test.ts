@@ -48,13 +48,13 @@ afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-async function burst(n: number, deadlineMs: number): Promise<{ status: number; target?: string }[]> {
+async function burst(n: number, deadlineMs: number): Promise<{ status: number; target?: string; deadlineMet?: boolean }[]> {
   sent += n;
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const r = await fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': String(deadlineMs) }, body: images[i % images.length] });
-      const body = (await r.json()) as { route?: { target: string; tier?: string } };
-      return { status: r.status, ...(body.route ? { target: body.route.tier ?? body.route.target } : {}) };
+      const body = (await r.json()) as { route?: { target: string; tier?: string }; deadlineMet?: boolean };
+      return { status: r.status, ...(body.route ? { target: body.route.tier ?? body.route.target, deadlineMet: body.deadlineMet } : {}) };
     }),
   );
 }
@@ -82,26 +82,33 @@ async function settledClean(): Promise<void> {
   expect(unhandled).toBe(0);
 }
 
-/** The tier serves again: light traffic until a request is routed there. */
+/** The tier serves again: bursts the edge alone cannot finish in time, until the tier answers a call. */
 async function tierServesAgain(): Promise<void> {
-  await until('tier back in the plan', () => !(TIER in estimates().unhealthy));
   const end = Date.now() + 10_000;
   const before = agent.localFc!.ledger().entries.filter((e) => !e.errorType).length;
   while (agent.localFc!.ledger().entries.filter((e) => !e.errorType).length === before) {
     if (Date.now() > end) throw new Error('the tier was never called successfully again');
-    await burst(12, 1500);
+    await burst(48, 700);
+    await sleep(200);
   }
+  await burst(8, 700); // the core's view advances on traffic
+  expect(estimates().unhealthy).toEqual({});
 }
 
 describe('agent under faults', () => {
   it('slow cold start: requests are served warm (edge) while the tier is prewarmed, never sent into the cold start', async () => {
     agent.localFc!.setFaults({ [TIER]: { extraColdStartMs: 1500 } });
-    const answers = await burst(16, 800);
-    // A cold start (≥ 1.3 s + 1.5 s) cannot meet 800 ms: nothing goes to the cold tier.
-    expect(answers.filter((a) => a.target === TIER)).toEqual([]);
-    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(0);
-    // The plan's tier gets warmed by a probe, not by a request.
-    await until('tier warm after the prewarm probe', () => estimates().tiers[TIER].state === 'warm', 15_000);
+    // Bursts the edge alone cannot finish: the plan's tier is wanted, but its cold start
+    // (≥ 1.3 s + 1.5 s) cannot meet 700 ms. It is warmed by a probe, never by a request.
+    const end = Date.now() + 15_000;
+    let served = 0;
+    while (estimates().tiers[TIER].state !== 'warm') {
+      if (Date.now() > end) throw new Error('the tier was never prewarmed');
+      const answers = await burst(48, 700);
+      served += answers.filter((a) => a.status === 200).length;
+      for (const a of answers) if (a.target === TIER) expect(a.deadlineMet, 'a request routed to the tier met its deadline').toBe(true);
+    }
+    expect(served).toBeGreaterThan(0);
     agent.localFc!.setFaults({});
     await settledClean();
   });
@@ -110,7 +117,7 @@ describe('agent under faults', () => {
     agent.localFc!.setFaults({ [TIER]: { errorRate: 1, errorMode: '5xx' } });
     let sawUnhealthy = false;
     for (let i = 0; i < 6 && !sawUnhealthy; i++) {
-      const answers = await burst(24, 1500);
+      const answers = await burst(48, 700);
       for (const a of answers) expect([200, 502, 503, 504]).toContain(a.status);
       // Nothing is answered by the failing tier.
       expect(answers.filter((a) => a.target === TIER)).toEqual([]);
@@ -125,26 +132,13 @@ describe('agent under faults', () => {
   it('throttling (429): the tier counts as saturated, requests go to the edge, no 502 storm', async () => {
     agent.localFc!.setFaults({ [TIER]: { throttleRate: 1 } });
     const calls0 = agent.localFc!.ledger().entries.length;
-    const answers = (await Promise.all([burst(24, 1500), burst(24, 1500)])).flat();
+    const answers = await burst(48, 700);
     expect(answers.filter((a) => a.target === TIER)).toEqual([]);
     expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(answers.length / 2);
     expect(answers.filter((a) => a.status === 502).length).toBeLessThanOrEqual(4);
     expect(agent.localFc!.ledger().entries.length - calls0, '429s are not billed').toBe(0);
     agent.localFc!.setFaults({});
     await tierServesAgain();
-    await settledClean();
-  });
-
-  it('hung calls: timeouts answer 504 once, the tier is taken out, its slots held, and it comes back', async () => {
-    agent.localFc!.setFaults({ [TIER]: { hangRate: 1 } });
-    let sawUnhealthy = false;
-    for (let i = 0; i < 6 && !sawUnhealthy; i++) {
-      const answers = await burst(24, 1200);
-      for (const a of answers) expect([200, 503, 504]).toContain(a.status);
-      sawUnhealthy = TIER in estimates().unhealthy;
-    }
-    expect(sawUnhealthy).toBe(true);
-    agent.localFc!.setFaults({});
     await settledClean();
   });
 
@@ -159,4 +153,18 @@ describe('agent under faults', () => {
     await tierServesAgain();
     await settledClean();
   });
+  // Last: hung calls keep the local FC's instances busy for the function timeout.
+  it('hung calls: timeouts answer 504 once, the tier is taken out, its slots held, and it comes back', async () => {
+    agent.localFc!.setFaults({ [TIER]: { hangRate: 1 } });
+    let sawUnhealthy = false;
+    for (let i = 0; i < 6 && !sawUnhealthy; i++) {
+      const answers = await burst(48, 700);
+      for (const a of answers) expect([200, 503, 504]).toContain(a.status);
+      sawUnhealthy = TIER in estimates().unhealthy;
+    }
+    expect(sawUnhealthy).toBe(true);
+    agent.localFc!.setFaults({});
+    await settledClean();
+  });
+
 });

@@ -385,7 +385,10 @@ export class Scheduler {
       const b = this.breakers.get(t.key);
       if (b?.halfOpen && this.pools.get(t.key)!.busy === 0 && ready(t.key, 0)) order(t.key, 'health');
     }
-    for (const c of this.current.cloud.classes) {
+    // Prewarm only when the cloud is to carry traffic: the plan overflows to it, there is no
+    // (healthy) edge, or every target is busy right now.
+    const cloudWanted = this.current.cloud.rateRps > 0 || this.o.edgeWorkers === 0 || !this.healthy(EDGE) || this.isSaturated(nowMs);
+    for (const c of cloudWanted ? this.current.cloud.classes : []) {
       const t = c.tier;
       if (t === null || !c.feasible || !this.pools.has(t)) continue;
       const pool = this.pools.get(t)!;

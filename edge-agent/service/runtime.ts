@@ -556,6 +556,12 @@ export class AgentRuntime {
   /** Backstop: nothing waits forever, even if the core or a backend loses a request. */
   private sweep(): void {
     const now = this.clock();
+    // Time passes in the core without traffic too: held slots are released, breakers half-open.
+    try {
+      this.scheduler.advance(now);
+    } catch (err) {
+      this.logger.error({ err }, 'scheduler.advance failed');
+    }
     for (const w of [...this.waiters.values()]) {
       if (now > w.deadlineMs + this.backstopMs) {
         this.logger.error({ requestId: w.id, inFlight: w.inFlight, lateMs: round(now - w.deadlineMs) }, 'request left unanswered past its deadline; answering 504');
