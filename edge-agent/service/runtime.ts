@@ -9,6 +9,7 @@
  * backstop sweep (a request the core forgot), or by shutdown. `settle` is the single gate.
  */
 import type { Logger } from 'pino';
+import type { BatchObservation } from '../core/index.ts';
 import { BackendError, type BatchOutcome, type InferenceBackend, type TargetId } from '../backends/backend.ts';
 import type { ItemResult } from '../../shared/wire/index.ts';
 import { HttpError } from './errors.ts';
@@ -45,20 +46,6 @@ export interface SchedulerPort {
   stats(): { replans: number; changepoints: number };
 }
 
-/** What one batch call taught the estimators (the core's BatchObservation). */
-export interface BatchObservation {
-  target: string;
-  batchSize: number;
-  bytes: number;
-  ok: boolean;
-  wallMs: number;
-  inferMs: number;
-  transferMs: number;
-  coldStart: boolean;
-  costUsd: number;
-  error?: string;
-  probe?: boolean;
-}
 
 /** One image to infer. */
 export interface InferInput {
