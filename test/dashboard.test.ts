@@ -2,20 +2,17 @@
 // real ONNX model, local FC) on loopback, real requests with rendered text lines, headless
 // Chromium driven by playwright-core. Asserts what the page shows against the agent's own API,
 // then saves artifacts/dashboard.png.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { dashboardRoutes } from '../edge-agent/service/dashboard-routes.ts';
 import { Rng } from '../shared/rng.ts';
 import { randomLine, renderTextLine } from './helpers/render-text.ts';
+import { REPO, startAgentProcess, type AgentProcess } from './helpers/agent-process.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 
@@ -49,17 +46,6 @@ describe('dashboardRoutes', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
@@ -83,26 +69,15 @@ interface InferAnswer {
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('dashboard in a browser', () => {
-  let agent: ChildProcess;
-  let agentLog = '';
+  let agent: AgentProcess | undefined;
   let url = '';
   let context: BrowserContext;
   let userDataDir = '';
   let page: Page;
 
   beforeAll(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    agent = spawn(process.execPath, ['--import', 'tsx', 'edge-agent/main.ts', '--port', String(port), '--log-level', 'warn'], {
-      cwd: REPO,
-      env: { ...process.env, PORT: String(port), AGENT_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
-    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
-    await until('the agent to answer /v1/plan', async () => ((await fetch(`${url}/v1/plan`)).ok ? true : undefined), 90_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nagent output:\n${agentLog.slice(-2000)}`);
-    });
+    agent = await startAgentProcess();
+    url = agent.url;
     userDataDir = mkdtempSync(join(tmpdir(), 'seb-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -116,12 +91,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in a browser', () => {
   afterAll(async () => {
     await context?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((r) => agent.once('exit', r));
-      agent.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (agent.exitCode === null) agent.kill('SIGKILL');
-    }
+    await agent?.stop();
   });
 
   it('shows the agent live: request count, tiers and plan as /v1/plan says, charts drawn', async () => {

@@ -1,17 +1,15 @@
 // The load generator: its summary arithmetic, then a real replay of a tiny generated trace
 // against the real agent process on loopback (real ONNX, local FC), in-process and as the CLI.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatSummary, percentile, prepareArrivals, renderImages, runLoad, summarise, type LoadSummary, type RequestOutcome } from '../cli/load.ts';
 import { Rng } from '../shared/rng.ts';
+import { REPO, startAgentProcess, type AgentProcess } from './helpers/agent-process.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 function outcome(o: Partial<RequestOutcome>): RequestOutcome {
   return { sentAtMs: 0, status: 200, latencyMs: 100, expectedText: 'AB 12', ...o };
@@ -61,20 +59,8 @@ describe('load summary', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 describe('load against a live agent', () => {
-  let agent: ChildProcess;
-  let agentLog = '';
+  let agent: AgentProcess | undefined;
   let url = '';
   const dir = mkdtempSync(join(tmpdir(), 'seb-load-'));
   const tracePath = join(dir, 'arrivals.txt');
@@ -83,31 +69,12 @@ describe('load against a live agent', () => {
     // 12 arrivals, exponential gaps of mean 60 ms: a tiny generated trace in the Twitter format.
     const rng = new Rng(5);
     writeFileSync(tracePath, `${Array.from({ length: 12 }, () => rng.exponential(1 / 0.06).toFixed(4)).join('\n')}\n`);
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    agent = spawn(process.execPath, ['--import', 'tsx', 'edge-agent/main.ts', '--port', String(port), '--log-level', 'warn'], {
-      cwd: REPO,
-      env: { ...process.env, PORT: String(port), AGENT_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
-    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
-    const end = Date.now() + 90_000;
-    for (;;) {
-      const ok = await fetch(`${url}/v1/plan`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (Date.now() > end || agent.exitCode !== null) throw new Error(`agent did not come up\n${agentLog.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    agent = await startAgentProcess();
+    url = agent.url;
   });
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((r) => agent.once('exit', r));
-      agent.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (agent.exitCode === null) agent.kill('SIGKILL');
-    }
+    await agent?.stop();
   });
 
   it('runLoad sends every arrival, gets every answer and reads the text back', async () => {
