@@ -61,6 +61,7 @@ function coreVersion(): string {
   }
 }
 
+const CORE_VERSION = coreVersion(); // at start: the modules are loaded now, the tree may move later
 const rows: Row[] = [];
 const arrivalsList = values.arrivals ? values.arrivals.split(',') : ARRIVALS;
 const total = arrivalsList.length * bandwidths.length * slos.length;
@@ -111,6 +112,6 @@ for (const r of rows) {
   );
 }
 const keys = Object.keys(rows[0]?.checks ?? {});
-console.log(`\nrate scale ${values['rate-scale']}, edge workers ${values['edge-workers']}, seed ${values.seed}; ${coreVersion()}`);
+console.log(`\nrate scale ${values['rate-scale']}, edge workers ${values['edge-workers']}, seed ${values.seed}; ${CORE_VERSION}`);
 console.log(`${rows.length} pairs in ${((performance.now() - t0) / 1000).toFixed(0)} s; targets met: ${keys.map((k) => `${k} ${rows.filter((r) => r.checks[k].ok).length}/${rows.length}`).join(', ')}`);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2));
