@@ -3,6 +3,7 @@
  * core's API (admit / decide / onComplete) so `ours` is a thin adapter and every baseline is
  * driven by exactly the same loop and world.
  */
+import type { BatchObservation } from '../edge-agent/core/index.ts';
 import type { PricingTable } from '../shared/pricing.ts';
 import type { Profile } from '../shared/profile.ts';
 import type { Tier } from '../shared/tiers.ts';
@@ -48,21 +49,8 @@ export interface Decision {
   readonly probe?: readonly Probe[];
 }
 
-/** What the world tells the policy after a batch finished (same shape as the core's). */
-export interface BatchObservation {
-  target: TargetId;
-  batchSize: number;
-  bytes: number;
-  ok: boolean;
-  wallMs: number;
-  inferMs: number;
-  transferMs: number;
-  coldStart: boolean;
-  costUsd: number;
-  error?: string;
-  /** The call was a probe, not a batch of requests. */
-  probe?: boolean;
-}
+/** What the world tells the policy after a batch finished: the core's own type. */
+export type { BatchObservation };
 
 /** A scheduling policy under simulation; all times virtual. */
 export interface SimPolicy {
