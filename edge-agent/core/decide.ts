@@ -256,8 +256,10 @@ export function decide(st: DecideState, nowMs: number): Decision {
       i = take(q, i, dispatch, fastest, 1, true, fastestMs);
       continue;
     }
-    // Everything is busy: ask again when h would become impossible (a completion comes first, usually).
-    saturated = true;
+    // Nothing can take h now: ask again when h would become impossible (a completion comes first,
+    // usually). Saturated only when every target's slots are in use — a cold tier skipped because
+    // its cold start misses h still has headroom for later requests.
+    saturated = slots.every((s) => s.free <= 0);
     reserved = 1;
     wakeAtMs = Math.max(nowMs, head.deadlineMs - minMean);
     break;

@@ -112,8 +112,8 @@ export class Scheduler {
   private readonly breakers = new Map<TargetId, { fails: number; cooldownMs: number; halfOpen: boolean }>();
   /** Instance caps learned from 429s: the tier ran no more than `cap` of ours at once. */
   private readonly caps = new Map<TargetId, { cap: number; untilMs: number }>();
-  /** Probe calls in flight: target → give-up time. */
-  private readonly probing = new Map<TargetId, number>();
+  /** Probe calls in flight: target → give-up times (several while a tier scales out). */
+  private readonly probing = new Map<TargetId, number[]>();
   private readonly lastProbeMs = new Map<TargetId, number>();
   private probesEnabled = false;
   private lastLinkObsMs = -Infinity;
@@ -246,7 +246,8 @@ export class Scheduler {
 
   /**
    * Items per second the targets finish while saturated: measured over the saturated stretch
-   * (≤ 5 s); before a second of it exists, not below the plan's edge capacity.
+   * (≤ 5 s); before a second of it exists, not below the capacity of every target: the edge's
+   * plus, per healthy tier, instances × batch ÷ latency at the batch its classes plan.
    */
   private drainRps(nowMs: number): number {
     const since = Math.max(this.saturatedSinceMs ?? nowMs, nowMs - 5000);
@@ -254,7 +255,21 @@ export class Scheduler {
     for (let k = this.served.length - 2; k >= 0 && this.served[k] >= since; k -= 2) items += this.served[k + 1];
     const spanMs = nowMs - since;
     const measured = spanMs > 0 ? (items * 1000) / spanMs : 0;
-    return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.current.edge.capacityRps));
+    return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.capacityRps()));
+  }
+
+  /** Items per second all healthy targets can finish: edge capacity + Σ tiers instances · b / l(b). */
+  private capacityRps(): number {
+    let rps = this.healthy(EDGE) ? this.current.edge.capacityRps : 0;
+    let b = 1;
+    for (const c of this.current.cloud.classes) b = Math.max(b, c.batchSize);
+    for (const t of this.o.tiers) {
+      if (!this.healthy(t.key)) continue;
+      const cap = this.caps.get(t.key);
+      const instances = Math.min(this.o.tierMaxInstances, cap ? cap.cap : Infinity);
+      rps += (instances * b * 1000) / Math.max(1e-6, this.latency.get(t.key)!.predict(b, 'mean') + this.link.transferMs(b * this.itemBytes, 'mean'));
+    }
+    return rps;
   }
 
   private insert(req: QueuedRequest): void {
@@ -370,11 +385,13 @@ export class Scheduler {
   /** Prewarm the plan's cold tiers, probe half-open tiers, probe a link that keeps the cloud unused. */
   private probes(nowMs: number): ProbeOrder[] {
     const out: ProbeOrder[] = [];
-    for (const [t, until] of this.probing) if (until <= nowMs) this.abandonProbe(t, nowMs);
+    for (const [t, untils] of this.probing) for (const until of [...untils]) if (until <= nowMs) this.abandonProbe(t, nowMs);
     const order = (target: TargetId, reason: ProbeOrder['reason']) => {
       const m = this.latency.get(target)!;
       const timeoutMs = Math.max(2000, 2 * (m.coldStartMs + m.predict(1, 'q99') + this.link.transferMs(this.itemBytes, 'q99')));
-      this.probing.set(target, nowMs + timeoutMs + 1000);
+      const inFlight = this.probing.get(target);
+      if (inFlight) inFlight.push(nowMs + timeoutMs + 1000);
+      else this.probing.set(target, [nowMs + timeoutMs + 1000]);
       this.lastProbeMs.set(target, nowMs);
       this.pools.get(target)!.start(nowMs);
       out.push({ target, reason, timeoutMs });
@@ -392,7 +409,19 @@ export class Scheduler {
       const t = c.tier;
       if (t === null || !c.feasible || !this.pools.has(t)) continue;
       const pool = this.pools.get(t)!;
-      if (pool.busy > 0 || pool.warmIdle(nowMs) > 0 || !ready(t, 5000)) continue;
+      const idle = pool.warmIdle(nowMs);
+      if (pool.busy > 0 || idle > 0) {
+        // Warm already: scale out when the cloud's share needs more instances than are warm or
+        // starting (a new instance's cold start would miss its batch's deadline). Instances
+        // needed = λ_cloud · (transfer + l(b)) / b, with headroom; probes in flight count as busy.
+        if (idle > 0 || !this.healthy(t)) continue;
+        const b = Math.max(1, c.batchSize);
+        const busyMs = this.link.transferMs(b * this.itemBytes, 'mean') + this.latency.get(t)!.predict(b, 'mean');
+        const needed = Math.min(this.o.tierMaxInstances, Math.ceil((1.5 * this.current.cloud.rateRps * busyMs) / (1000 * b)) + 1);
+        for (let k = Math.min(4, needed - pool.busy); k > 0; k--) order(t, 'prewarm');
+        continue;
+      }
+      if (!ready(t, 5000)) continue;
       // Its cold start makes the first batch miss: warm it with a probe while warm targets serve.
       order(t, 'prewarm');
     }
@@ -421,9 +450,16 @@ export class Scheduler {
   }
 
   private abandonProbe(target: TargetId, nowMs: number): void {
-    this.probing.delete(target);
+    this.dropProbe(target);
     this.pools.get(target)?.abandon();
     this.failure(target, 'timeout', nowMs);
+  }
+
+  /** One probe of `target` is no longer in flight (the oldest). */
+  private dropProbe(target: TargetId): void {
+    const inFlight = this.probing.get(target);
+    inFlight?.shift();
+    if (!inFlight || inFlight.length === 0) this.probing.delete(target);
   }
 
   /**
@@ -439,7 +475,7 @@ export class Scheduler {
     const pool = this.pools.get(target);
     if (obs.probe) {
       if (!this.probing.has(target)) return; // already given up on (its slot was released then)
-      this.probing.delete(target);
+      this.dropProbe(target);
     }
     const cancelled = obs.error === 'cancelled' || obs.error === 'closed';
     if (obs.error === 'timeout' && !obs.probe) {
