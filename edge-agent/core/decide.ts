@@ -257,9 +257,9 @@ export function decide(st: DecideState, nowMs: number): Decision {
       continue;
     }
     // Nothing can take h now: ask again when h would become impossible (a completion comes first,
-    // usually). Saturated only when every target's slots are in use — a cold tier skipped because
-    // its cold start misses h still has headroom for later requests.
-    saturated = slots.every((s) => s.free <= 0);
+    // usually). Saturated: every slot that could serve in time is in use (a free slot left here is
+    // a cold tier the driver prewarms, whose cold start misses; the scheduler scales those out).
+    saturated = true;
     reserved = 1;
     wakeAtMs = Math.max(nowMs, head.deadlineMs - minMean);
     break;

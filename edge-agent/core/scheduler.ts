@@ -255,18 +255,19 @@ export class Scheduler {
     for (let k = this.served.length - 2; k >= 0 && this.served[k] >= since; k -= 2) items += this.served[k + 1];
     const spanMs = nowMs - since;
     const measured = spanMs > 0 ? (items * 1000) / spanMs : 0;
-    return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.capacityRps()));
+    return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.capacityRps(nowMs)));
   }
 
-  /** Items per second all healthy targets can finish: edge capacity + Σ tiers instances · b / l(b). */
-  private capacityRps(): number {
+  /** Items per second all healthy targets can finish: edge capacity + Σ tiers warm instances · b / (transfer + l(b)). */
+  private capacityRps(nowMs: number): number {
     let rps = this.healthy(EDGE) ? this.current.edge.capacityRps : 0;
     let b = 1;
     for (const c of this.current.cloud.classes) b = Math.max(b, c.batchSize);
     for (const t of this.o.tiers) {
       if (!this.healthy(t.key)) continue;
       const cap = this.caps.get(t.key);
-      const instances = Math.min(this.o.tierMaxInstances, cap ? cap.cap : Infinity);
+      const pool = this.pools.get(t.key)!;
+      const instances = Math.min(this.o.tierMaxInstances, cap ? cap.cap : Infinity, pool.busy + pool.warmIdle(nowMs));
       rps += (instances * b * 1000) / Math.max(1e-6, this.latency.get(t.key)!.predict(b, 'mean') + this.link.transferMs(b * this.itemBytes, 'mean'));
     }
     return rps;
@@ -414,7 +415,9 @@ export class Scheduler {
         // Warm already: scale out when the cloud's share needs more instances than are warm or
         // starting (a new instance's cold start would miss its batch's deadline). Instances
         // needed = λ_cloud · (transfer + l(b)) / b, with headroom; probes in flight count as busy.
-        if (idle > 0 || !this.healthy(t)) continue;
+        // Not while the tier throttles or fails (a cap or a breaker), at most one round a second.
+        if (idle > 0 || !this.healthy(t) || this.caps.has(t) || this.breakers.has(t)) continue;
+        if (nowMs - (this.lastProbeMs.get(t) ?? -Infinity) < 1000) continue;
         const b = Math.max(1, c.batchSize);
         const busyMs = this.link.transferMs(b * this.itemBytes, 'mean') + this.latency.get(t)!.predict(b, 'mean');
         const needed = Math.min(this.o.tierMaxInstances, Math.ceil((1.5 * this.current.cloud.rateRps * busyMs) / (1000 * b)) + 1);
