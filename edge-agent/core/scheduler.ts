@@ -61,6 +61,8 @@ export interface SchedulerOptions {
   readonly warmupTicks?: number;
   /** Shortest gap between two 'infeasible' replans (latency noise must not cause a replan storm). @default 5000 */
   readonly minInfeasibleGapMs?: number;
+  /** Hysteresis: the plan must stay infeasible this long (every check in between) before an 'infeasible' replan. @default 3000 */
+  readonly infeasiblePersistMs?: number;
   /** First cool-down of a target whose breaker opens (doubles on each failed probe). @default 2000 */
   readonly breakerCooldownMs?: number;
   /** Longest breaker cool-down. @default 8000 */
@@ -103,6 +105,8 @@ export class Scheduler {
   private lastReplanMs: number;
   private lastSafetyCheckMs: number;
   private lastInfeasibleMs = -Infinity;
+  /** Since when every check found the plan infeasible (null: the last check found it feasible). */
+  private infeasibleSinceMs: number | null = null;
   private warmedUp = false;
   private events: CoreEvent[] = [];
   private lastNowMs: number;
@@ -146,6 +150,7 @@ export class Scheduler {
       safetyPeriodMs: checkNumber('safetyPeriodMs', opts.safetyPeriodMs ?? 300_000, 0, Infinity, true),
       warmupTicks: checkInt('warmupTicks', opts.warmupTicks ?? 10, 1),
       minInfeasibleGapMs: checkNumber('minInfeasibleGapMs', opts.minInfeasibleGapMs ?? 5000, 0),
+      infeasiblePersistMs: checkNumber('infeasiblePersistMs', opts.infeasiblePersistMs ?? 3000, 0),
       breakerCooldownMs: checkNumber('breakerCooldownMs', opts.breakerCooldownMs ?? 2000, 0),
       breakerMaxCooldownMs: checkNumber('breakerMaxCooldownMs', opts.breakerMaxCooldownMs ?? 8000, 0),
       breakerFailures: checkInt('breakerFailures', opts.breakerFailures ?? 2, 1),
@@ -420,7 +425,9 @@ export class Scheduler {
         if (nowMs - (this.lastProbeMs.get(t) ?? -Infinity) < 1000) continue;
         const b = Math.max(1, c.batchSize);
         const busyMs = this.link.transferMs(b * this.itemBytes, 'mean') + this.latency.get(t)!.predict(b, 'mean');
-        const needed = Math.min(this.o.tierMaxInstances, Math.ceil((1.5 * this.current.cloud.rateRps * busyMs) / (1000 * b)) + 1);
+        // The live rate, not only the plan's (a plan outlives small rate moves).
+        const cloudRps = Math.max(this.current.cloud.rateRps, this.rate.snapshot().rateRps - this.current.edge.rateRps);
+        const needed = Math.min(this.o.tierMaxInstances, Math.ceil((1.5 * cloudRps * busyMs) / (1000 * b)) + 1);
         for (let k = Math.min(4, needed - pool.busy); k > 0; k--) order(t, 'prewarm');
         continue;
       }
@@ -506,13 +513,26 @@ export class Scheduler {
         this.changepointCount++;
         this.emit({ type: 'changepoint', stream: 'link', atMs: nowMs, changeAtMs: nowMs, pChange: this.link.snapshot().pChange });
         if (this.o.periodicMs === null) {
-          this.replan('changepoint:link', nowMs);
+          // A link change re-plans only if the current plan no longer fits, or the new one takes
+          // another tier (or changes a class's feasibility): a batch size that merely could grow
+          // waits for the next replan (decide() sizes each cloud batch to the head's deadline).
+          const next = this.computePlan('changepoint:link', nowMs, this.current.version + 1);
+          if (!this.planStillFeasible(nowMs) || routesDiffer(this.current, next)) this.commit(next);
           return;
         }
       }
     }
-    if (this.o.periodicMs === null && nowMs - this.lastInfeasibleMs >= this.o.minInfeasibleGapMs && !this.planStillFeasible(nowMs)) {
+    if (this.o.periodicMs !== null) return;
+    // Hysteresis: one noisy sample must not re-plan; the plan must stay infeasible at every check
+    // for infeasiblePersistMs (and at most one such replan per minInfeasibleGapMs).
+    if (this.planStillFeasible(nowMs)) {
+      this.infeasibleSinceMs = null;
+      return;
+    }
+    this.infeasibleSinceMs ??= nowMs;
+    if (nowMs - this.infeasibleSinceMs >= this.o.infeasiblePersistMs && nowMs - this.lastInfeasibleMs >= this.o.minInfeasibleGapMs) {
       this.lastInfeasibleMs = nowMs;
+      this.infeasibleSinceMs = null;
       this.replan('infeasible', nowMs);
     }
   }
@@ -665,6 +685,7 @@ export class Scheduler {
 
   private commit(plan: Plan): void {
     this.current = plan;
+    this.infeasibleSinceMs = null;
     this.replanCount++;
     this.lastReplanMs = plan.atMs;
     this.emit({ type: 'replan', reason: plan.reason, atMs: plan.atMs, version: plan.version });
@@ -755,12 +776,21 @@ function finite(x: number): number {
   return Number.isFinite(x) ? x : Number.MAX_VALUE;
 }
 
-/** Same edge batch and the same (tier, batch) per class? */
-function materiallyDifferent(a: Plan, b: Plan): boolean {
+/** Another tier, or another feasibility, for some class (or other classes)? */
+function routesDiffer(a: Plan, b: Plan): boolean {
+  if (a.cloud.classes.length !== b.cloud.classes.length) return true;
+  return a.cloud.classes.some((c, i) => {
+    const d = b.cloud.classes[i];
+    return c.budgetMs !== d.budgetMs || c.tier !== d.tier || c.feasible !== d.feasible;
+  });
+}
+
+/** Not the same edge batch and (tier, batch) per class — nor, with `feasibility`, the same feasible flags? */
+function materiallyDifferent(a: Plan, b: Plan, feasibility = false): boolean {
   if (a.edge.batchSize !== b.edge.batchSize) return true;
   if (a.cloud.classes.length !== b.cloud.classes.length) return true;
   return a.cloud.classes.some((c, i) => {
     const d = b.cloud.classes[i];
-    return c.budgetMs !== d.budgetMs || c.tier !== d.tier || c.batchSize !== d.batchSize;
+    return c.budgetMs !== d.budgetMs || c.tier !== d.tier || c.batchSize !== d.batchSize || (feasibility && c.feasible !== d.feasible);
   });
 }
