@@ -1,36 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../shared/rng.ts';
-import { loadProfile } from '../shared/profile.ts';
-import { loadTiers } from '../shared/tiers.ts';
 import { constantBandwidth, makeBandwidthTrace } from '../shared/traces/bandwidth.ts';
 import { ours } from '../simulator/policies/ours.ts';
 import { policyContext, runPolicy, runSimulation, type SimConfig } from '../simulator/run.ts';
+import { poisson, profile, simConfig, tiers } from './helpers/sim-fixtures.ts';
 
-const tiers = loadTiers();
-const profile = loadProfile();
-
-function poisson(rng: Rng, ratePerS: number, fromMs: number, toMs: number): number[] {
-  const out: number[] = [];
-  for (let t = fromMs + rng.exponential(ratePerS / 1000); t < toMs; t += rng.exponential(ratePerS / 1000)) out.push(t);
-  return out;
-}
-
-function config(arrivalsMs: number[], over: Partial<SimConfig> = {}): SimConfig {
-  return {
-    arrivalsMs,
-    bandwidth: constantBandwidth(20e6),
-    tiers,
-    profile,
-    sloMs: 1000,
-    itemBytes: 20000,
-    edgeWorkers: 1,
-    rttMs: 30,
-    keepAliveMs: 300_000,
-    seed: 1,
-    policies: ['ours', 'ours-periodic'],
-    ...over,
-  };
-}
+const config = (arrivalsMs: number[], over: Partial<SimConfig> = {}): SimConfig =>
+  simConfig(arrivalsMs, { keepAliveMs: 300_000, policies: ['ours', 'ours-periodic'], ...over });
 
 const STEP_MS = 60_000;
 /** Reasons that come from watching the world, as opposed to start-up bookkeeping. */

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../shared/rng.ts';
-import { loadProfile } from '../shared/profile.ts';
-import { loadTiers } from '../shared/tiers.ts';
 import { constantBandwidth, makeBandwidthTrace } from '../shared/traces/bandwidth.ts';
 import { EventQueue } from '../simulator/heap.ts';
 import { maxWindowCounts } from '../simulator/oracle.ts';
@@ -10,34 +8,15 @@ import { computeOracle, runSimulation, type SimConfig } from '../simulator/run.t
 import { World } from '../simulator/world.ts';
 import { runEngine } from '../simulator/engine.ts';
 import type { BatchObservation, SimPolicy } from '../simulator/types.ts';
+import { poisson as poissonMs, profile, simConfig, tiers } from './helpers/sim-fixtures.ts';
 
-const tiers = loadTiers();
-const profile = loadProfile();
+/** Poisson arrivals at `ratePerS` for `durationS` from `startMs`. */
+const poisson = (rng: Rng, ratePerS: number, durationS: number, startMs = 0) => poissonMs(rng, ratePerS, startMs, startMs + durationS * 1000);
+
 const BASELINES = ['seed', 'static-best', 'triton', 'no-batching', 'edge-only', 'cloud-only'];
 
-/** Poisson arrivals at `ratePerS` for `durationS`. */
-function poisson(rng: Rng, ratePerS: number, durationS: number, startMs = 0): number[] {
-  const out: number[] = [];
-  for (let t = startMs + rng.exponential(ratePerS / 1000); t < startMs + durationS * 1000; t += rng.exponential(ratePerS / 1000)) out.push(t);
-  return out;
-}
-
-function config(arrivalsMs: number[], over: Partial<SimConfig> = {}): SimConfig {
-  return {
-    arrivalsMs,
-    bandwidth: constantBandwidth(20e6),
-    tiers,
-    profile,
-    sloMs: 1000,
-    itemBytes: 20000,
-    edgeWorkers: 1,
-    rttMs: 30,
-    keepAliveMs: 60_000,
-    seed: 1,
-    policies: BASELINES,
-    ...over,
-  };
-}
+const config = (arrivalsMs: number[], over: Partial<SimConfig> = {}): SimConfig =>
+  simConfig(arrivalsMs, { keepAliveMs: 60_000, policies: BASELINES, ...over });
 
 describe('EventQueue', () => {
   it('pops by time, then completions before arrivals before wakes, then insertion order', () => {
