@@ -5,8 +5,8 @@
  * Earliest deadline first. For the most urgent waiting request h:
  * 1. If even the fastest target's warm mean (transfer + l(1)) cannot finish by h's deadline,
  *    reject h ('deadline_impossible').
- * 2. If the edge has a free worker, it takes the largest prefix (≤ the plan's edge batch) whose
- *    quantile latency + margin meets h's deadline.
+ * 2. If the edge has a free worker, it takes the largest prefix (≤ the plan's edge maximum batch)
+ *    whose quantile latency + margin meets h's deadline.
  * 3. Otherwise a cloud batch of n = min(plan batch of h's class, queued) on the plan's tier if it
  *    meets h's deadline, else the cheapest tier that does. It leaves now when full, or when
  *    waiting longer would make h miss: now ≥ sendBy = deadline − margin − transfer_q − l_q(n)
@@ -37,6 +37,11 @@ export interface DecideTarget {
 /** The plan's guidance for decide(). */
 export interface DecidePlan {
   readonly edgeBatchSize: number;
+  /**
+   * The most a free edge worker takes when more is waiting (a backlog): batching what waits is
+   * how the edge keeps up, as a dynamic batcher does. @default edgeBatchSize
+   */
+  readonly edgeMaxBatchSize?: number;
   /** Cloud route per class budget, ascending by budget. */
   readonly classes: readonly { readonly budgetMs: number; readonly tier: TargetId | null; readonly batchSize: number }[];
   /** False: cloud batches leave only on deadline pressure (the edge is expected to take the load). */
@@ -80,6 +85,10 @@ export function classFor(plan: DecidePlan, budgetMs: number): DecidePlan['classe
   return pick;
 }
 
+function edgeCap(plan: DecidePlan): number {
+  return Math.max(1, plan.edgeBatchSize, plan.edgeMaxBatchSize ?? 0);
+}
+
 /** Predicted ms from now to results for a batch of n (bytes total) on slot s, at quantile q. */
 function predictOn(s: Slot, n: number, bytes: number, st: DecideState, q: 'mean' | 'q95' | 'q99', cold: boolean): number {
   const transfer = s.t.isEdge ? 0 : st.link.transferMs(bytes, q);
@@ -112,7 +121,7 @@ function fastestMeanMs(slots: readonly Slot[], bytes: number, st: DecideState): 
  * q[j]'s deadline (EDF: later ones in the run are laxer). Returns the dispatched ids' count.
  */
 function edgeServesLaxer(q: readonly QueuedRequest[], from: number, edge: Slot, st: DecideState, nowMs: number, out: DispatchOrder[]): number {
-  const cap = Math.max(1, st.plan.edgeBatchSize);
+  const cap = edgeCap(st.plan);
   const one = predictOn(edge, 1, 0, st, st.quantile, false) + st.safetyMarginMs;
   for (let j = from; j < q.length; j++) {
     const slack = q[j].deadlineMs - nowMs;
@@ -187,7 +196,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
 
     // 2. The edge, when a worker is free.
     if (edge && edge.free > 0) {
-      let n = Math.min(Math.max(1, st.plan.edgeBatchSize), nMax);
+      let n = Math.min(edgeCap(st.plan), nMax);
       while (n >= 1 && predictOn(edge, n, cum[n], st, st.quantile, false) + margin > slack) n--;
       if (n >= 1) {
         i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, cum[n], st, st.quantile, false));

@@ -50,7 +50,7 @@ export interface PlannerInput {
 
 /** What the planner decides (the facade adds version, reason, time). */
 export interface PlannerOutput {
-  readonly edge: { workers: number; batchSize: number; capacityRps: number; rateRps: number; utilisation: number; utilisationCap: number };
+  readonly edge: { workers: number; batchSize: number; maxBatchSize: number; capacityRps: number; rateRps: number; utilisation: number; utilisationCap: number };
   readonly cloud: { rateRps: number; sendWhenFull: boolean; classes: PlanClass[] };
   readonly costTable: CostTable;
 }
@@ -68,19 +68,24 @@ interface TierRows {
 export function planEdge(input: PlannerInput): PlannerOutput['edge'] {
   const cap = input.edgeUtilisationCap;
   const e = input.edge;
-  if (!e || e.workers <= 0) return { workers: 0, batchSize: 0, capacityRps: 0, rateRps: 0, utilisation: 0, utilisationCap: cap };
+  if (!e || e.workers <= 0) return { workers: 0, batchSize: 0, maxBatchSize: 0, capacityRps: 0, rateRps: 0, utilisation: 0, utilisationCap: cap };
   const minBudget = input.classBudgetsMs.length ? Math.min(...input.classBudgetsMs) : Infinity;
   const capacity = (b: number) => (e.workers * b * 1000) / Math.max(e.latency.predict(b, 'mean'), 1e-6);
   let best = 0;
+  let fits = 0;
   for (let b = 1; b <= input.maxBatch; b++) {
     if (e.latency.predict(b, input.quantile) + input.safetyMarginMs > minBudget) break;
-    best = b;
-    if (cap * capacity(b) >= input.rateRps) break;
+    fits = b;
+    if (best === 0 && cap * capacity(b) >= input.rateRps) best = b;
   }
+  if (best === 0) best = fits;
   const batchSize = Math.max(1, best);
+  // Under a backlog the edge may take more than the planned batch, up to the largest that still
+  // fits the tightest class: a worker is then never busy longer than the tightest budget.
+  const maxBatchSize = Math.max(batchSize, fits);
   const capacityRps = capacity(batchSize);
   const rateRps = best === 0 ? 0 : Math.min(input.rateRps, cap * capacityRps);
-  return { workers: e.workers, batchSize, capacityRps, rateRps, utilisation: capacityRps > 0 ? rateRps / capacityRps : 0, utilisationCap: cap };
+  return { workers: e.workers, batchSize, maxBatchSize, capacityRps, rateRps, utilisation: capacityRps > 0 ? rateRps / capacityRps : 0, utilisationCap: cap };
 }
 
 function tierRows(input: PlannerInput, cloudRps: number): TierRows[] {

@@ -339,7 +339,7 @@ export class Scheduler {
       queue: this.queue,
       targets,
       link: this.link,
-      plan: { edgeBatchSize: this.current.edge.batchSize, classes: this.current.cloud.classes, sendWhenFull: this.current.cloud.sendWhenFull },
+      plan: { edgeBatchSize: this.current.edge.batchSize, edgeMaxBatchSize: this.current.edge.maxBatchSize, classes: this.current.cloud.classes, sendWhenFull: this.current.cloud.sendWhenFull },
       quantile: this.o.quantile,
       safetyMarginMs: this.o.safetyMarginMs,
       maxBatch: this.o.maxBatch,

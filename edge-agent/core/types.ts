@@ -150,6 +150,8 @@ export interface Plan {
   readonly edge: {
     readonly workers: number;
     readonly batchSize: number;
+    /** The most the edge takes under a backlog: the largest batch that fits the tightest class. */
+    readonly maxBatchSize: number;
     /** Requests/s the edge can serve at that batch size (all workers). */
     readonly capacityRps: number;
     readonly rateRps: number;

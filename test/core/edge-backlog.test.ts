@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { FC3_PRICING } from '../../shared/pricing.ts';
+import { decide, fixedLink, linePredictor, makePlan, type DecideState } from '../../edge-agent/core/index.ts';
+
+// Edge: 2 + 15·b ms, q95 residual 8 ms; safety margin 10 ms.
+const edgeLatency = linePredictor({ aMs: 2, kMs: 15, residualQ95Ms: 8 });
+
+function edgeOnly(queueLen: number, deadlineMs: number, edgeMaxBatchSize?: number): DecideState {
+  return {
+    queue: Array.from({ length: queueLen }, (_, i) => ({ id: `r${i}`, arrivalMs: 0, deadlineMs, bytes: 20000 })),
+    targets: [{ id: 'edge', isEdge: true, freeSlots: 1, warmIdle: Infinity, busy: 0, latency: edgeLatency }],
+    link: fixedLink(30, 20e6),
+    plan: { edgeBatchSize: 2, ...(edgeMaxBatchSize === undefined ? {} : { edgeMaxBatchSize }), classes: [], sendWhenFull: true },
+    quantile: 'q95',
+    safetyMarginMs: 10,
+    maxBatch: 64,
+    pricing: FC3_PRICING,
+  };
+}
+
+describe('edge under a backlog', () => {
+  it('the planner keeps the small batch that covers the rate and bounds the backlog batch by the tightest class', () => {
+    const plan = makePlan({
+      rateRps: 10,
+      link: fixedLink(30, 20e6),
+      itemBytes: 20000,
+      classBudgetsMs: [500, 2000],
+      edge: { workers: 1, latency: edgeLatency },
+      tiers: [],
+      pricing: FC3_PRICING,
+      maxBatch: 64,
+      quantile: 'q95',
+      safetyMarginMs: 10,
+      edgeUtilisationCap: 0.8,
+      tierMaxInstances: 5,
+    });
+    // b = 1 serves 1000 / 17 ≈ 58.8 req/s, 0.8 of it covers 10 req/s.
+    expect(plan.edge.batchSize).toBe(1);
+    // Largest b with 2 + 15 b + 8 + 10 ≤ 500: b = 32.
+    expect(plan.edge.maxBatchSize).toBe(32);
+  });
+
+  it('a free worker takes what waits, up to the backlog maximum, as long as the head meets its deadline', () => {
+    // 40 waiting, deadline 1000 ms: capped by the maximum (16), not the planned batch (2).
+    const d = decide(edgeOnly(40, 1000, 16), 0);
+    expect(d.dispatch.map((o) => o.requestIds.length)).toEqual([16]);
+    // Deadline 200 ms: 2 + 15 b + 8 + 10 ≤ 200 → b = 12.
+    expect(decide(edgeOnly(40, 200, 16), 0).dispatch.map((o) => o.requestIds.length)).toEqual([12]);
+    // Fewer waiting than the maximum: all of them.
+    expect(decide(edgeOnly(5, 1000, 16), 0).dispatch.map((o) => o.requestIds.length)).toEqual([5]);
+  });
+
+  it('without a backlog maximum the planned batch is the cap', () => {
+    expect(decide(edgeOnly(40, 1000), 0).dispatch.map((o) => o.requestIds.length)).toEqual([2]);
+  });
+});
