@@ -9,27 +9,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { startLocalFc, type LocalFc } from '../local-fc/index.ts';
 import { createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
 import { FcCredentials, FcCredentialsError, resolveFcCredentials } from '../edge-agent/backends/fc-credentials.ts';
 import { BackendError, type BatchItem } from '../edge-agent/backends/backend.ts';
 import { loadTiers } from '../shared/tiers.ts';
-import type { Profile } from '../shared/profile.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
+import { ECHO_HANDLER, echoProfile } from './helpers/echo-fc.ts';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/fc-echo-handler.ts', import.meta.url));
 const tiers = loadTiers();
-const profile: Profile = {
-  version: 1,
-  model: 'echo',
-  source: 'test',
-  createdAt: '2026-01-01T00:00:00Z',
-  itemBytes: 100,
-  rttMs: 0,
-  uplinkMbps: 100,
-  targets: Object.fromEntries(tiers.map((t) => [t.key, { aMs: 30, kMs: 5, residualQ95Ms: 0, residualQ99Ms: 0, coldStartMs: 200, samples: 0 }])),
-};
+const profile = echoProfile(tiers, { aMs: 30, kMs: 5, coldStartMs: 200 });
 const items = (...texts: string[]): BatchItem[] => texts.map((t, i) => ({ id: `r${i}`, type: 'image/png', bytes: Buffer.from(t) }));
 
 async function backendError(p: Promise<unknown>): Promise<BackendError> {
@@ -45,7 +34,7 @@ async function backendError(p: Promise<unknown>): Promise<BackendError> {
 let fc: LocalFc;
 let backend: FcBackend;
 beforeAll(async () => {
-  fc = await startLocalFc({ handlerModule: FIXTURE, profile, maxInstances: 2, keepAliveMs: 30_000 });
+  fc = await startLocalFc({ handlerModule: ECHO_HANDLER, profile, maxInstances: 2, keepAliveMs: 30_000 });
   backend = createFcBackend({ tiers, endpoint: fc.url, credentials: new FcCredentials({ accessKeyId: fc.accessKeyId, accessKeySecret: 'local-dev-secret', source: 'test' }) });
 });
 afterAll(async () => {

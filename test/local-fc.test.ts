@@ -9,11 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { startLocalFc, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, type LocalFc } from '../local-fc/index.ts';
 import { loadTiers } from '../shared/tiers.ts';
-import type { Profile } from '../shared/profile.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
+import { ECHO_HANDLER, echoProfile } from './helpers/echo-fc.ts';
 import { renderTextLine } from './helpers/render-text.ts';
 
 interface Fc2Client {
@@ -23,20 +22,9 @@ interface Fc2Client {
 }
 const FcClient = createRequire(import.meta.url)('@alicloud/fc2') as new (account: string, cfg: Record<string, unknown>) => Fc2Client;
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/fc-echo-handler.ts', import.meta.url));
 const tiers = loadTiers();
 const [small, medium] = tiers;
-/** Small emulated durations keep the suite fast while still separating cold from warm. */
-const profile: Profile = {
-  version: 1,
-  model: 'echo',
-  source: 'test',
-  createdAt: '2026-01-01T00:00:00Z',
-  itemBytes: 100,
-  rttMs: 0,
-  uplinkMbps: 100,
-  targets: Object.fromEntries(tiers.map((t) => [t.key, { aMs: 40, kMs: 10, residualQ95Ms: 0, residualQ99Ms: 0, coldStartMs: 400, samples: 0 }])),
-};
+const profile = echoProfile(tiers, { aMs: 40, kMs: 10, coldStartMs: 400 });
 
 let fc: LocalFc;
 const png = new Map<string, Buffer>();
@@ -175,7 +163,7 @@ describe('local FC: InvokeFunction', () => {
   });
 
   it('a crashed instance is UnhandledInvocationError, and the next call gets a new instance', async () => {
-    const echo = await startLocalFc({ handlerModule: FIXTURE, profile: false, maxInstances: 1, tiers: [medium] });
+    const echo = await startLocalFc({ handlerModule: ECHO_HANDLER, profile: false, maxInstances: 1, tiers: [medium] });
     try {
       const c = new FcClient('1', { accessKeyID: echo.accessKeyId, accessKeySecret: LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, region: 'cn-hangzhou', endpoint: echo.url });
       c.version = '2023-03-30';
@@ -221,7 +209,7 @@ describe('local FC: instances', () => {
   });
 
   it('idle instances are reclaimed after the keep-alive, and the next call is cold again', async () => {
-    const short = await startLocalFc({ handlerModule: FIXTURE, profile, maxInstances: 1, keepAliveMs: 100, tiers: [small] });
+    const short = await startLocalFc({ handlerModule: ECHO_HANDLER, profile, maxInstances: 1, keepAliveMs: 100, tiers: [small] });
     try {
       const c = new FcClient('1', { accessKeyID: short.accessKeyId, accessKeySecret: LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, region: 'cn-hangzhou', endpoint: short.url });
       c.version = '2023-03-30';

@@ -3,7 +3,7 @@
  * Poisson–Gamma BOCPD. The rate is the MAP segment's posterior (req/s ± sd), so after a change
  * the old regime's ticks stop counting.
  */
-import { ChangeDetector, type ChangeDetectorOptions } from './change-detector.ts';
+import { ChangeDetector, estimatorDetectorOptions, type ChangeDetectorOptions } from './change-detector.ts';
 import { PoissonGammaModel } from './observation-models.ts';
 import { checkNumber } from './validate.ts';
 
@@ -53,15 +53,7 @@ export class ArrivalRateEstimator {
     this.tickMs = checkNumber('tickMs', opts.tickMs ?? 1000, 0, Infinity, true);
     const prior = checkNumber('priorRateRps', opts.priorRateRps ?? 20, 0, Infinity, true);
     this.model = new PoissonGammaModel({ alpha: Math.max(prior * (this.tickMs / 1000), 1e-3), beta: 1 });
-    this.detector = new ChangeDetector(this.model, {
-      hazard: opts.hazard ?? 1 / 3600,
-      threshold: opts.threshold ?? 0.6,
-      windowSteps: opts.windowSteps ?? 10,
-      confirmSteps: opts.confirmSteps ?? 3,
-      maxRunLengths: opts.maxRunLengths ?? 100,
-      minGapSteps: opts.minGapSteps,
-      minProbability: opts.minProbability,
-    });
+    this.detector = new ChangeDetector(this.model, estimatorDetectorOptions(opts, 1 / 3600));
     this.tickStartMs = startMs;
   }
 

@@ -23,6 +23,22 @@ export interface ChangeDetectorOptions extends BocpdOptions {
   readonly minGapSteps?: number;
 }
 
+/**
+ * The estimators' detector settings: their options over the shared defaults (threshold 0.6,
+ * window 10, confirm 3, 100 run lengths kept), with each estimator's own hazard.
+ */
+export function estimatorDetectorOptions(opts: ChangeDetectorOptions, hazard: number): ChangeDetectorOptions {
+  return {
+    hazard: opts.hazard ?? hazard,
+    threshold: opts.threshold ?? 0.6,
+    windowSteps: opts.windowSteps ?? 10,
+    confirmSteps: opts.confirmSteps ?? 3,
+    maxRunLengths: opts.maxRunLengths ?? 100,
+    minGapSteps: opts.minGapSteps,
+    minProbability: opts.minProbability,
+  };
+}
+
 /** What one update of a {@link ChangeDetector} says. */
 export interface ChangeStep {
   /** 0-based index of this observation among the non-missing ones. */

@@ -121,7 +121,12 @@ export class DecayedLinearFit {
   }
 }
 
-/** A fixed-size window of recent residuals with cached upper quantiles. */
+/**
+ * A fixed-size window of recent residuals with cached upper quantiles. With `forgetting` < 1 the
+ * quantiles weigh a residual k pushes old by forgetting^k, as a decayed fit weighs its samples:
+ * one outlier then stops setting q95 after a few dozen new residuals instead of the whole window
+ * (what keeps a sparsely observed link pessimistic long after an outage).
+ */
 export class ResidualWindow {
   private readonly buf: Float64Array;
   private count = 0;
@@ -130,8 +135,12 @@ export class ResidualWindow {
   private q95 = 0;
   private q99 = 0;
 
-  constructor(readonly capacity = 256) {
+  constructor(
+    readonly capacity = 256,
+    readonly forgetting = 1,
+  ) {
     this.buf = new Float64Array(capacity);
+    checkNumber('forgetting', forgetting, 0, 1, true);
   }
 
   get size(): number {
@@ -152,13 +161,34 @@ export class ResidualWindow {
     this.dirty = true;
   }
 
-  /** Empirical q95 and q99 (0 when empty). */
+  /** Empirical (weighted) q95 and q99 (0 when empty). */
   quantiles(): { q95: number; q99: number } {
     if (this.dirty) {
-      const s = this.buf.slice(0, this.count).sort();
-      const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : 0);
-      this.q95 = at(0.95);
-      this.q99 = at(0.99);
+      if (this.forgetting === 1) {
+        const s = this.buf.slice(0, this.count).sort();
+        const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : 0);
+        this.q95 = at(0.95);
+        this.q99 = at(0.99);
+      } else {
+        // (value, weight) pairs, newest weight 1; the smallest value whose cumulative weight from
+        // below reaches q of the total.
+        const n = this.count;
+        const order = Array.from({ length: n }, (_, i) => i);
+        const value = (i: number) => this.buf[(this.next - 1 - i + this.capacity) % this.capacity]; // i = age
+        order.sort((x, y) => value(x) - value(y));
+        let total = 0;
+        for (let i = 0; i < n; i++) total += this.forgetting ** i;
+        const at = (q: number) => {
+          let cum = 0;
+          for (const age of order) {
+            cum += this.forgetting ** age;
+            if (cum >= q * total - 1e-12) return value(age);
+          }
+          return n ? value(order[n - 1]) : 0;
+        };
+        this.q95 = n ? at(0.95) : 0;
+        this.q99 = n ? at(0.99) : 0;
+      }
       this.dirty = false;
     }
     return { q95: this.q95, q99: this.q99 };

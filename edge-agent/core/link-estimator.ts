@@ -8,7 +8,7 @@
  * only and becomes the new reference. A failed call that spent long on the wire counts as a
  * (very low) throughput sample, so an outage is a change.
  */
-import { ChangeDetector, type ChangeDetectorOptions } from './change-detector.ts';
+import { ChangeDetector, estimatorDetectorOptions, type ChangeDetectorOptions } from './change-detector.ts';
 import { DecayedLinearFit, ResidualWindow } from './linear-fit.ts';
 import type { LatencyQuantile } from './latency-model.ts';
 import { NormalGammaModel } from './observation-models.ts';
@@ -41,9 +41,14 @@ export interface LinkSnapshot {
 interface Call {
   bytes: number;
   transferMs: number;
+  ok: boolean;
 }
 
 const HISTORY = 128;
+/** A call under this fraction of the predicted mean counts toward a stale-pessimism streak. */
+const FAST_FRACTION = 0.5;
+/** Consecutive such calls that start a new regime. */
+const FAST_STREAK = 3;
 
 /**
  * Online link estimator.
@@ -54,10 +59,11 @@ const HISTORY = 128;
  */
 export class LinkEstimator {
   private readonly fit: DecayedLinearFit;
-  private readonly residuals = new ResidualWindow(128);
+  private readonly residuals: ResidualWindow;
   private readonly detector: ChangeDetector;
   private readonly history: Call[] = [];
   private lastP = 0;
+  private fastStreak = 0;
   private refA: number;
   private refK: number;
 
@@ -68,17 +74,12 @@ export class LinkEstimator {
     this.refK = 8000 / bps;
     const sd = checkNumber('logThroughputSd', opts.logThroughputSd ?? 0.25, 0, Infinity, true);
     // Slope in ms per byte. The rtt prior is firm, the bandwidth prior weak (it moves).
-    this.fit = new DecayedLinearFit(rtt, 8000 / bps, { forgetting: opts.forgetting ?? 0.9, priorWeightA: 4, priorWeightK: 0.02, xRef: 100_000 });
+    const forgetting = opts.forgetting ?? 0.9;
+    this.fit = new DecayedLinearFit(rtt, 8000 / bps, { forgetting, priorWeightA: 4, priorWeightK: 0.02, xRef: 100_000 });
+    // The spread forgets at the fit's rate: links are observed sparsely (probes every few s).
+    this.residuals = new ResidualWindow(128, forgetting);
     const alpha = 3;
-    this.detector = new ChangeDetector(new NormalGammaModel({ mu: 0, kappa: 0.05, alpha, beta: alpha * sd * sd }), {
-      hazard: opts.hazard ?? 1 / 500,
-      threshold: opts.threshold ?? 0.6,
-      windowSteps: opts.windowSteps ?? 10,
-      confirmSteps: opts.confirmSteps ?? 3,
-      maxRunLengths: opts.maxRunLengths ?? 100,
-      minGapSteps: opts.minGapSteps,
-      minProbability: opts.minProbability,
-    });
+    this.detector = new ChangeDetector(new NormalGammaModel({ mu: 0, kappa: 0.05, alpha, beta: alpha * sd * sd }), estimatorDetectorOptions({ minGapSteps: 3, ...opts }, 1 / 500));
   }
 
   get rttMs(): number {
@@ -107,22 +108,32 @@ export class LinkEstimator {
     const refMs = Math.max(this.refA + this.refK * bytes, 0.01);
     const step = this.detector.update(Math.log(Math.max(transferMs, 0.01) / refMs));
     this.lastP = step?.pChange ?? this.lastP;
-    this.history.push({ bytes, transferMs });
+    this.history.push({ bytes, transferMs, ok });
     if (this.history.length > HISTORY) this.history.shift();
-    if (step?.changeAt != null) {
+    // Much faster than predicted, several calls in a row: the estimate is stale-pessimistic (a link
+    // back from an outage). A pessimistic link is observed only by sparse probes, so waiting for
+    // the detector would keep the cloud out for many probe periods; an optimistic one corrects
+    // itself (traffic flows and is measured), so only this side gets the rule.
+    this.fastStreak = ok && transferMs < FAST_FRACTION * this.fit.predict(bytes) ? this.fastStreak + 1 : 0;
+    if (step?.changeAt != null || this.fastStreak >= FAST_STREAK) {
       // Old regime's calls stop counting: refit from the calls of the new segment only.
-      const keep = Math.min(this.history.length, this.detector.bocpd.t - step.changeAt);
-      this.fit.reset();
-      this.residuals.clear();
-      for (const c of this.history.slice(this.history.length - keep)) this.absorb(c.bytes, c.transferMs);
-      // The refit is the new regime's reference; its level restarts the detector.
-      this.refA = this.fit.a;
-      this.refK = this.fit.k;
-      this.detector.reset();
+      const segment = step?.changeAt != null ? this.detector.bocpd.t - step.changeAt : this.fastStreak;
+      this.refit(Math.min(this.history.length, segment));
       return true;
     }
     if (ok) this.absorb(bytes, transferMs);
     return false;
+  }
+
+  /** A new regime of the last `keep` calls: refit from them only; the refit is the detector's new reference. */
+  private refit(keep: number): void {
+    this.fit.reset();
+    this.residuals.clear();
+    for (const c of this.history.slice(this.history.length - keep)) if (c.ok) this.absorb(c.bytes, c.transferMs);
+    this.refA = this.fit.a;
+    this.refK = this.fit.k;
+    this.detector.reset();
+    this.fastStreak = 0;
   }
 
   private absorb(bytes: number, transferMs: number): void {

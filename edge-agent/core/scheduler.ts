@@ -107,6 +107,7 @@ export class Scheduler {
   private lastInfeasibleMs = -Infinity;
   /** Since when every check found the plan infeasible (null: the last check found it feasible). */
   private infeasibleSinceMs: number | null = null;
+  private warmupCheckedTicks = 0;
   private warmedUp = false;
   private events: CoreEvent[] = [];
   private lastNowMs: number;
@@ -216,7 +217,7 @@ export class Scheduler {
       // Early shedding: at capacity, the requests due before this one drain at the measured rate;
       // if that wait plus the fastest service misses the deadline, say so now (503), not at it.
       const ahead = this.position(req.deadlineMs);
-      const waitMs = (ahead * 1000) / this.drainRps(nowMs);
+      const waitMs = (ahead * 1000) / Math.max(this.drainRps(nowMs), this.edgeDrainRps(ahead));
       if (waitMs + fastest > slack) {
         const retryAfterMs = Math.min(30_000, Math.max(1000, Math.ceil(waitMs - slack + fastest)));
         this.emit({ type: 'reject', requestId: req.id, code: 'overloaded', atMs: nowMs });
@@ -261,6 +262,17 @@ export class Scheduler {
     const spanMs = nowMs - since;
     const measured = spanMs > 0 ? (items * 1000) / spanMs : 0;
     return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.capacityRps(nowMs)));
+  }
+
+  /**
+   * Items per second the healthy edge alone drains `ahead` waiting requests at: it batches what
+   * waits, up to the plan's backlog maximum. A floor under the measured drain rate, which was
+   * measured at smaller backlogs (smaller batches) than a burst's.
+   */
+  private edgeDrainRps(ahead: number): number {
+    if (!this.healthy(EDGE) || this.o.edgeWorkers <= 0) return 0;
+    const b = Math.max(1, Math.min(ahead, this.current.edge.maxBatchSize));
+    return (this.o.edgeWorkers * b * 1000) / Math.max(1e-6, this.latency.get(EDGE)!.predict(b, 'mean'));
   }
 
   /** Items per second all healthy targets can finish: edge capacity + Σ tiers warm instances · b / (transfer + l(b)). */
@@ -409,8 +421,10 @@ export class Scheduler {
       if (b?.halfOpen && this.pools.get(t.key)!.busy === 0 && ready(t.key, 0)) order(t.key, 'health');
     }
     // Prewarm only when the cloud is to carry traffic: the plan overflows to it, there is no
-    // (healthy) edge, or every target is busy right now.
-    const cloudWanted = this.current.cloud.rateRps > 0 || this.o.edgeWorkers === 0 || !this.healthy(EDGE) || this.isSaturated(nowMs);
+    // (healthy) edge, or every target is busy with more waiting than the edge's next round takes
+    // (a burst the edge absorbs by batching is no reason to pay a cold start).
+    const edgeRound = this.o.edgeWorkers * Math.max(1, this.current.edge.maxBatchSize);
+    const cloudWanted = this.current.cloud.rateRps > 0 || this.o.edgeWorkers === 0 || !this.healthy(EDGE) || (this.isSaturated(nowMs) && this.queue.length > edgeRound);
     for (const c of cloudWanted ? this.current.cloud.classes : []) {
       const t = c.tier;
       if (t === null || !c.feasible || !this.pools.has(t)) continue;
@@ -605,9 +619,18 @@ export class Scheduler {
       if (nowMs - this.lastReplanMs >= this.o.periodicMs) this.replan('periodic', nowMs);
       return;
     }
-    if (!this.warmedUp && this.rate.ticks >= this.o.warmupTicks) {
-      this.warmedUp = true;
-      reason ??= 'warmup';
+    if (!this.warmedUp) {
+      const ticks = this.rate.ticks;
+      if (ticks >= this.o.warmupTicks) {
+        this.warmedUp = true;
+        reason ??= 'warmup';
+      } else if (ticks >= 2 && ticks !== this.warmupCheckedTicks) {
+        // During warm-up the plan rests on the profile's prior rate, which BOCPD cannot flag (no
+        // change inside the data): re-plan early when the live rate is far from the planned one.
+        this.warmupCheckedTicks = ticks;
+        const live = this.rate.snapshot().rateRps;
+        if (Math.abs(live - this.current.rateRps) > 0.5 * Math.max(1, this.current.rateRps)) reason ??= 'warmup';
+      }
     }
     if (reason) {
       this.replan(reason, nowMs);

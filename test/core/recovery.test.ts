@@ -1,0 +1,62 @@
+/**
+ * Recovery of the estimates: a link back from an outage, a residual outlier that must fade, and
+ * the first plan leaving the profile's prior rate early.
+ */
+import { describe, expect, it } from 'vitest';
+import { LinkEstimator, ResidualWindow } from '../../edge-agent/core/index.ts';
+import { drive } from './drive.ts';
+
+describe('link estimate after an outage', () => {
+  it('three probes much faster than predicted start a new regime: the estimate is usable again at once', () => {
+    const link = new LinkEstimator({ rttMs: 30, bandwidthBps: 20e6 });
+    // Normal traffic: 120 KB batches at ~20 Mbit/s.
+    for (let i = 0; i < 40; i++) link.observe(120_000, 30 + 48 + (i % 3));
+    // The outage: calls crawl (what was on the wire when the link dropped).
+    for (let i = 0; i < 12; i++) link.observe(120_000 + (i % 2) * 20_000, 3000 + 400 * (i % 4));
+    expect(link.transferMs(20_000, 'q95')).toBeGreaterThan(500);
+    // The link is back; only sparse one-item probes measure it.
+    const probes = [45, 52, 44];
+    const changed = probes.map((ms) => link.observe(20_000, ms));
+    expect(changed).toEqual([false, false, true]);
+    expect(link.transferMs(20_000, 'q95')).toBeLessThan(120);
+  });
+});
+
+describe('ResidualWindow with forgetting', () => {
+  it('an old outlier stops setting q95 once newer residuals outweigh it; without forgetting it stays', () => {
+    const decayed = new ResidualWindow(128, 0.9);
+    const flat = new ResidualWindow(128);
+    for (const w of [decayed, flat]) {
+      w.push(1000);
+      for (let i = 0; i < 40; i++) w.push(i % 10);
+    }
+    expect(flat.quantiles().q99).toBe(1000);
+    expect(decayed.quantiles().q95).toBeLessThanOrEqual(9);
+    expect(decayed.quantiles().q99).toBeLessThanOrEqual(9);
+  });
+
+  it('weighted quantiles of equal-age-weighted data match the unweighted ones closely', () => {
+    const w = new ResidualWindow(256, 0.999);
+    const u = new ResidualWindow(256);
+    for (let i = 0; i < 200; i++) {
+      const r = (i * 37) % 200;
+      w.push(r);
+      u.push(r);
+    }
+    expect(Math.abs(w.quantiles().q95 - u.quantiles().q95)).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('warm-up', () => {
+  it('re-plans within a few ticks when the live rate is far from the profile prior, and plans for that rate', () => {
+    const r = drive({ seed: 7, durationMs: 6000, rateAt: () => 140 });
+    const early = r.replans.filter((p) => p.reason === 'warmup' && p.atMs < 4000);
+    expect(early.length).toBeGreaterThan(0);
+    expect(r.scheduler.plan().rateRps).toBeGreaterThan(80);
+  });
+
+  it('a steady rate gets one early warm-up re-plan, not one per tick', () => {
+    const r = drive({ seed: 8, durationMs: 9000, rateAt: () => 20 });
+    expect(r.replans.filter((p) => p.reason === 'warmup').length).toBeLessThanOrEqual(1);
+  });
+});
