@@ -515,7 +515,12 @@ export class Scheduler {
     }
     if (cancelled) return;
     if (obs.ok) this.success(target, nowMs);
-    else this.failure(target, obs.error ?? 'unavailable', nowMs);
+    else if (obs.error === 'timeout' && !obs.probe && !this.hadAmpleTime(obs)) {
+      // Late, not hung: batches leave as late as their deadline allows, so a call's budget is
+      // often barely above its prediction, and a box or link under load makes such calls late on
+      // every tier alike. Taking tiers out for that would move the load onto cold tiers (worse).
+      // A call that had at least twice its predicted time and still did not answer is a fault.
+    } else this.failure(target, obs.error ?? 'unavailable', nowMs);
     if (obs.ok && obs.batchSize > 0) this.served.push(nowMs, obs.batchSize);
     while (this.served.length > 0 && this.served[0] < nowMs - 5000) this.served.splice(0, 2);
     const model = this.latency.get(target);
@@ -549,6 +554,15 @@ export class Scheduler {
       this.infeasibleSinceMs = null;
       this.replan('infeasible', nowMs);
     }
+  }
+
+  /** The call's budget (its wall time at the timeout) was at least twice what it should take. */
+  private hadAmpleTime(obs: BatchObservation): boolean {
+    const m = this.latency.get(obs.target);
+    if (!m) return true;
+    const n = Math.max(1, obs.batchSize);
+    const expected = m.predict(n, 'q99') + (obs.target === EDGE ? 0 : this.link.transferMs(obs.bytes, 'q99')) + (obs.coldStart ? m.coldStartMs : 0);
+    return obs.wallMs >= 2 * expected;
   }
 
   private success(target: TargetId, nowMs: number): void {
