@@ -89,6 +89,8 @@ interface Instance {
 /** The edge device and the FC tiers, advanced by the event loop. */
 export class World {
   private readonly edgeFreeAtMs: number[];
+  /** When the uplink finishes the bytes already handed to it: uploads share one FIFO pipe. */
+  private uplinkFreeAtMs = 0;
   private readonly instances = new Map<TargetId, Instance[]>();
   private readonly noise = new Map<TargetId, LatencyNoise>();
   private readonly tierByKey = new Map<TargetId, Tier>();
@@ -137,7 +139,12 @@ export class World {
     }
     const tier = this.tierByKey.get(target);
     if (!tier) throw new RangeError(`unknown target ${target}; tiers are ${[...this.tierByKey.keys()].join(', ')}`);
-    const arriveMs = transferEndMs(this.o.bandwidth, nowMs, bytes, this.o.rttMs);
+    // One uplink: a batch's bytes go out after those of earlier batches (as the local FC's link
+    // and a real radio link do), then take the round trip. Concurrent uploads do not each get
+    // the whole bandwidth.
+    const sentMs = transferEndMs(this.o.bandwidth, Math.max(nowMs, this.uplinkFreeAtMs), bytes, 0);
+    this.uplinkFreeAtMs = sentMs;
+    const arriveMs = sentMs + this.o.rttMs;
     const pool = this.instances.get(target)!;
     // Reclaim instances idle past keep-alive; reuse the most recently freed warm one.
     for (let i = pool.length - 1; i >= 0; i--) if (pool[i].freeAtMs + this.o.keepAliveMs < arriveMs) pool.splice(i, 1);

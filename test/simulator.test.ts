@@ -59,6 +59,18 @@ describe('World', () => {
     expect(c.obs.costUsd).toBeGreaterThan(b.obs.costUsd);
   });
 
+  it('shares one uplink: a second upload sent meanwhile waits for the first one\'s bytes', () => {
+    const w = new World({ tiers, profile, bandwidth: constantBandwidth(8e6), edgeWorkers: 1, rttMs: 30, keepAliveMs: 1000, seed: 1, noiseScale: 0 });
+    // 100 KB at 8 Mbit/s = 100 ms on the wire, then the 30 ms round trip.
+    const a = w.run('tier-c1-m2048', 5, 100_000, 0);
+    const b = w.run('tier-c2-m4096', 5, 100_000, 10);
+    expect(a.obs.transferMs).toBeCloseTo(130);
+    expect(b.obs.transferMs).toBeCloseTo(100 - 10 + 100 + 30);
+    // Once the pipe is idle again, a transfer is back to rtt + bytes / bandwidth.
+    const c = w.run('tier-c1-m2048', 5, 100_000, 1000);
+    expect(c.obs.transferMs).toBeCloseTo(130);
+  });
+
   it('queues batches on a busy edge worker', () => {
     const w = new World({ tiers, profile, bandwidth: constantBandwidth(8e6), edgeWorkers: 1, rttMs: 30, keepAliveMs: 1000, seed: 1, noiseScale: 0 });
     const a = w.run('edge', 2, 0, 0);
