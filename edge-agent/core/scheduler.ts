@@ -108,6 +108,7 @@ export class Scheduler {
   /** Since when every check found the plan infeasible (null: the last check found it feasible). */
   private infeasibleSinceMs: number | null = null;
   private warmupCheckedTicks = 0;
+  private lastColdLinkProbeMs = -Infinity;
   private warmedUp = false;
   private events: CoreEvent[] = [];
   private lastNowMs: number;
@@ -453,6 +454,13 @@ export class Scheduler {
       // The link estimate alone keeps the cloud out: measure it again (an outage ends).
       let pick: TargetId | null = null;
       for (const t of this.o.tiers) if (ready(t.key, this.o.linkProbeMs) && this.pools.get(t.key)!.warmIdle(nowMs) > 0) pick ??= t.key;
+      // No warm tier (the outage outlasted the keep-alive, or none was ever warmed: a class
+      // infeasible on the link is never prewarmed): a cold probe now and then, to the first
+      // (smallest) healthy tier, else the estimate could never recover.
+      if (!pick && nowMs - this.lastColdLinkProbeMs >= 5 * this.o.linkProbeMs) {
+        for (const t of this.o.tiers) if (ready(t.key, this.o.linkProbeMs)) pick ??= t.key;
+        if (pick) this.lastColdLinkProbeMs = nowMs;
+      }
       if (pick) {
         order(pick, 'link');
         this.lastLinkObsMs = nowMs;

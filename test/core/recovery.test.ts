@@ -3,8 +3,8 @@
  * the first plan leaving the profile's prior rate early.
  */
 import { describe, expect, it } from 'vitest';
-import { LinkEstimator, ResidualWindow } from '../../edge-agent/core/index.ts';
-import { drive } from './drive.ts';
+import { LinkEstimator, ResidualWindow, Scheduler } from '../../edge-agent/core/index.ts';
+import { drive, testProfile, testTiers } from './drive.ts';
 
 describe('link estimate after an outage', () => {
   it('three probes much faster than predicted start a new regime: the estimate is usable again at once', () => {
@@ -58,5 +58,25 @@ describe('warm-up', () => {
   it('a steady rate gets one early warm-up re-plan, not one per tick', () => {
     const r = drive({ seed: 8, durationMs: 9000, rateAt: () => 20 });
     expect(r.replans.filter((p) => p.reason === 'warmup').length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('link probes with no warm tier', () => {
+  it('a link estimate that keeps the cloud out is re-measured by a cold probe when no tier is warm', () => {
+    const s = new Scheduler({ tiers: testTiers(), profile: testProfile(), edgeWorkers: 1, keepAliveMs: 1000 }, 0);
+    s.enableProbes(true);
+    s.admit({ id: 'a', arrivalMs: 0, deadlineMs: 300, bytes: 20000 }, 0);
+    s.decide(0);
+    // The uplink crawled on a few calls: 20 KB in 2 s. The tier that made them goes cold.
+    for (let i = 0; i < 6; i++) s.onComplete({ target: 'tier-c1-m2048', batchSize: 1, bytes: 20000, ok: true, wallMs: 2100, inferMs: 40, transferMs: 2000 + 10 * i, coldStart: false, costUsd: 0 }, 100 + i);
+    const probes: { target: string; reason: string }[] = [];
+    for (let t = 5000; t <= 30_000; t += 500) {
+      s.admit({ id: `r${t}`, arrivalMs: t, deadlineMs: t + 300, bytes: 20000 }, t);
+      for (const p of s.decide(t).probe ?? []) probes.push({ target: p.target, reason: p.reason });
+    }
+    const link = probes.filter((p) => p.reason === 'link');
+    expect(link.length).toBeGreaterThan(0);
+    // Rate-limited: one cold probe per 5 link-probe periods (10 s) at most.
+    expect(link.length).toBeLessThanOrEqual(3);
   });
 });
