@@ -450,8 +450,8 @@ export class Scheduler {
       // Its cold start makes the first batch miss: warm it with a probe while warm targets serve.
       order(t, 'prewarm');
     }
-    if (this.o.tiers.length > 0 && this.classes.budgets().length > 0 && nowMs - this.lastLinkObsMs >= this.o.linkProbeMs && this.cloudUnused()) {
-      // The link estimate alone keeps the cloud out: measure it again (an outage ends).
+    if (this.o.tiers.length > 0 && this.classes.budgets().length > 0 && nowMs - this.lastLinkObsMs >= this.o.linkProbeMs && (this.cloudUnused() || this.linkDegraded())) {
+      // The link estimate keeps the cloud out or prices it out: measure it again (an outage ends).
       let pick: TargetId | null = null;
       for (const t of this.o.tiers) if (ready(t.key, this.o.linkProbeMs) && this.pools.get(t.key)!.warmIdle(nowMs) > 0) pick ??= t.key;
       // No warm tier (the outage outlasted the keep-alive, or none was ever warmed: a class
@@ -467,6 +467,17 @@ export class Scheduler {
       }
     }
     return out;
+  }
+
+  /**
+   * The estimate puts one item's transfer at more than twice the profile's link: the cloud is
+   * priced out (batch 1 at best, or a cheaper target wins), so little traffic measures the link
+   * again — it must be probed, or a link that recovered is never noticed.
+   */
+  private linkDegraded(): boolean {
+    const p = this.o.profile;
+    const nominal = p.rttMs + (this.itemBytes * 8000) / (p.uplinkMbps * 1e6);
+    return this.link.transferMs(this.itemBytes, 'mean') > 2 * nominal;
   }
 
   /** No healthy tier meets the tightest class even warm, given the link estimate, though it would on the profile's link. */

@@ -80,3 +80,20 @@ describe('link probes with no warm tier', () => {
     expect(link.length).toBeLessThanOrEqual(3);
   });
 });
+
+describe('link probes while the link is priced out', () => {
+  it('an estimate far below the profile link is re-measured even when the cloud still looks usable at batch 1', () => {
+    const s = new Scheduler({ tiers: testTiers(), profile: testProfile(), edgeWorkers: 1 }, 0);
+    s.enableProbes(true);
+    s.admit({ id: 'a', arrivalMs: 0, deadlineMs: 5000, bytes: 20000 }, 0);
+    s.decide(0);
+    // 20 KB in ~300 ms (≈ 0.6 Mbit/s against the profile's 20): slow, but a 5 s class still fits.
+    for (let i = 0; i < 8; i++) s.onComplete({ target: 'tier-c1-m2048', batchSize: 1, bytes: 20000, ok: true, wallMs: 350, inferMs: 40, transferMs: 300 + i, coldStart: false, costUsd: 0 }, 100 + i);
+    const reasons: string[] = [];
+    for (let t = 3000; t <= 12_000; t += 500) {
+      s.admit({ id: `r${t}`, arrivalMs: t, deadlineMs: t + 5000, bytes: 20000 }, t);
+      for (const p of s.decide(t).probe ?? []) reasons.push(p.reason);
+    }
+    expect(reasons.filter((r) => r === 'link').length).toBeGreaterThan(0);
+  });
+});
