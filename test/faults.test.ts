@@ -4,7 +4,7 @@
  * Each case checks that every request got exactly one answer (the runtime's answered + rejected
  * equals what was sent, nothing pending), that the agent fell back to the edge, that the failing
  * tier was taken out and came back once healthy (half-open probe), and that no promise rejection
- * went unhandled and the runtime's queues are empty afterwards.
+ * went unhandled, the runtime's queues are empty afterwards and the JS heap stays bounded.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ let images: Uint8Array<ArrayBuffer>[];
 let unhandled = 0;
 const onUnhandled = () => void unhandled++;
 let sent = 0;
+let heapAtStart = 0;
 
 interface Estimates {
   unhealthy: Record<string, number>;
@@ -43,6 +44,7 @@ beforeAll(async () => {
   });
   const rng = seededRng(5);
   images = await Promise.all(Array.from({ length: 4 }, async () => new Uint8Array(await renderTextLine(randomLine(rng, { minChars: 5, maxChars: 7 })))));
+  heapAtStart = process.memoryUsage().heapUsed;
 });
 
 afterAll(async () => {
@@ -82,6 +84,9 @@ async function settledClean(): Promise<void> {
   // Held slots of timed-out calls are released once the target must have finished them.
   await until('every target free', () => Object.values(agent.runtime.planSnapshot().busy).every((b) => b === 0), 12_000);
   expect(unhandled).toBe(0);
+  // Memory stays bounded: nothing per request outlives its answer (a leak of waiters, images or
+  // timers would grow the JS heap by far more than this over a case's hundreds of requests).
+  expect(process.memoryUsage().heapUsed - heapAtStart, 'JS heap growth since the suite started').toBeLessThan(150 * 2 ** 20);
 }
 
 /** The tier serves again: bursts the edge alone cannot finish in time, until the tier answers a call. */
