@@ -475,9 +475,13 @@ export class Scheduler {
    * again — it must be probed, or a link that recovered is never noticed.
    */
   private linkDegraded(): boolean {
+    return this.link.transferMs(this.itemBytes, 'mean') > 2 * this.nominalTransferMs();
+  }
+
+  /** One item's transfer on the profile's link (rtt + bytes at the profile's uplink). */
+  private nominalTransferMs(): number {
     const p = this.o.profile;
-    const nominal = p.rttMs + (this.itemBytes * 8000) / (p.uplinkMbps * 1e6);
-    return this.link.transferMs(this.itemBytes, 'mean') > 2 * nominal;
+    return p.rttMs + (this.itemBytes * 8000) / (p.uplinkMbps * 1e6);
   }
 
   /** No healthy tier meets the tightest class even warm, given the link estimate, though it would on the profile's link. */
@@ -487,8 +491,7 @@ export class Scheduler {
     let bestNow = Infinity;
     for (const t of this.o.tiers) if (this.healthy(t.key)) bestNow = Math.min(bestNow, this.latency.get(t.key)!.predict(1, this.o.quantile));
     if (!Number.isFinite(bestNow)) return false;
-    const p = this.o.profile;
-    const nominal = p.rttMs + (this.itemBytes * 8000) / (p.uplinkMbps * 1e6);
+    const nominal = this.nominalTransferMs();
     return this.link.transferMs(this.itemBytes, this.o.quantile) + bestNow + this.o.safetyMarginMs > tight && nominal + bestNow + this.o.safetyMarginMs <= tight;
   }
 
@@ -533,13 +536,13 @@ export class Scheduler {
       else pool.abandon(); // refused or unreachable: no instance of ours got warm
     }
     if (cancelled) return;
+    // A timeout is late, not hung, unless the call had at least twice its predicted time: batches
+    // leave as late as their deadline allows, so budgets are often barely above the prediction,
+    // and a box or link under load makes such calls late on every tier alike; taking tiers out
+    // for that would move the load onto cold tiers. Probes always have ample time.
+    const late = obs.error === 'timeout' && !obs.probe && !this.hadAmpleTime(obs);
     if (obs.ok) this.success(target, nowMs);
-    else if (obs.error === 'timeout' && !obs.probe && !this.hadAmpleTime(obs)) {
-      // Late, not hung: batches leave as late as their deadline allows, so a call's budget is
-      // often barely above its prediction, and a box or link under load makes such calls late on
-      // every tier alike. Taking tiers out for that would move the load onto cold tiers (worse).
-      // A call that had at least twice its predicted time and still did not answer is a fault.
-    } else this.failure(target, obs.error ?? 'unavailable', nowMs);
+    else if (!late) this.failure(target, obs.error ?? 'unavailable', nowMs);
     if (obs.ok && obs.batchSize > 0) this.served.push(nowMs, obs.batchSize);
     while (this.served.length > 0 && this.served[0] < nowMs - 5000) this.served.splice(0, 2);
     const model = this.latency.get(target);
