@@ -8,17 +8,11 @@ import type { PricingTable } from '../shared/pricing.ts';
 import type { Profile } from '../shared/profile.ts';
 import type { Tier } from '../shared/tiers.ts';
 
-/** `edge` or a tier key of s.yaml. */
-export type TargetId = string;
-export const EDGE: TargetId = 'edge';
+// Targets and requests are the core's: the simulator drives the same Scheduler.
+import type { QueuedRequest, TargetId } from '../edge-agent/core/types.ts';
+export { EDGE, type TargetId } from '../edge-agent/core/types.ts';
 
-export interface SimRequest {
-  readonly id: string;
-  readonly arrivalMs: number;
-  /** Absolute. */
-  readonly deadlineMs: number;
-  readonly bytes: number;
-}
+export type SimRequest = QueuedRequest;
 
 export type AdmitResult = { ok: true } | { ok: false; code: string; reason: string; retryAfterMs?: number };
 
