@@ -35,6 +35,8 @@ describe('agent config', () => {
     expect(c.model).toBe('other'); // file beats the default
     expect(c.defaultDeadlineMs).toBe(1000); // default
     expect(c.backends).toEqual(['edge', 'fc']);
+    expect(c.edgeChunkSize).toBe(0); // measured at start-up
+    expect(config(['--edge-chunk-size', '4']).edgeChunkSize).toBe(4);
   });
 
   it('loadConfig reads a JSON config file and rejects unknown keys in it', () => {
@@ -57,6 +59,7 @@ describe('agent config', () => {
     expect(thrown(() => config(['--backends', 'edge,noop'])).message).toMatch(/at most one of edge and noop/);
     expect(thrown(() => config(['--default-deadline-ms', '90000'])).message).toMatch(/defaultDeadlineMs.*≤ `maxDeadlineMs`/);
     expect(thrown(() => config(['--nope', '1']))).toBeInstanceOf(ConfigError);
+    expect(thrown(() => config([], { AGENT_EDGE_CHUNK_SIZE: '-1' })).message).toContain('Expected `edgeChunkSize` to be an integer 0–256, got `-1`');
   });
 
   it('--help asks for help, and the text lists every option with its env name and default', () => {

@@ -242,6 +242,51 @@ describe('models on real ONNX Runtime', () => {
     }
   });
 
+  it('a batch run in chunks reads the same text in request order, bad items failing alone', async () => {
+    const chunked = await createBatchInference({ model: 'ocr-rec', intraOpThreads: 1, chunkSize: 2 });
+    try {
+      expect(chunked.chunkSize).toBe(2);
+      const items = pngs.map((b, i) => ({ id: `l${i}`, type: 'image/png' as const, bytes: b }));
+      // A bad item in the middle shifts which images share a chunk.
+      items.splice(3, 0, { id: 'bad', type: 'image/png', bytes: Buffer.from('not an image') });
+      const [whole, inChunks] = await Promise.all([rec.run(items), chunked.run(items)]);
+      expect(inChunks.results.map((r) => r.id)).toEqual(items.map((i) => i.id));
+      expect(inChunks.results.map((r) => r.text)).toEqual(whole.results.map((r) => r.text));
+      expect(inChunks.results.filter((r) => r.text !== undefined).map((r) => r.text)).toEqual(lines);
+      expect(inChunks.results[3].error?.code).toBe('unrecognised_format');
+      // Padding differs per chunk (each pads to its own widest line), so scores move a little.
+      inChunks.results.forEach((r, i) => r.confidence !== undefined && expect(Math.abs(r.confidence - whole.results[i].confidence!)).toBeLessThan(0.05));
+      expect(inChunks.inferMs).toBeGreaterThan(0);
+    } finally {
+      await chunked.close();
+    }
+  });
+
+  it("chunkSize 'measure' picks the largest size it tried within 5 % of the best time per image", async () => {
+    const measured = await createBatchInference({ model: 'ocr-cls', intraOpThreads: 1, chunkSize: 'measure' });
+    try {
+      const cal = measured.calibration!;
+      const sizes = Object.keys(cal.msPerImage).map(Number);
+      expect(sizes).toEqual([2, 4, 8, 16]);
+      for (const b of sizes) expect(cal.msPerImage[b]).toBeGreaterThan(0);
+      const best = Math.min(...sizes.map((b) => cal.msPerImage[b]));
+      const picked = Number.isFinite(measured.chunkSize) ? measured.chunkSize : 16;
+      expect(sizes).toContain(picked);
+      expect(cal.msPerImage[picked]).toBeLessThanOrEqual(best * 1.05);
+      for (const b of sizes.filter((x) => x > picked)) expect(cal.msPerImage[b]).toBeGreaterThan(best * 1.05);
+      // It still answers.
+      const res = await measured.run([{ id: 'u', type: 'image/png', bytes: pngs[0] }]);
+      expect(res.results[0].labels?.[0].label).toBe('0');
+    } finally {
+      await measured.close();
+    }
+  });
+
+  it('rejects a chunk size that is not a positive integer', async () => {
+    await expect(createBatchInference({ model: 'ocr-cls', intraOpThreads: 1, chunkSize: 0 })).rejects.toThrow(/chunkSize/);
+    await expect(createBatchInference({ model: 'ocr-cls', intraOpThreads: 1, chunkSize: 2.5 })).rejects.toThrow(/chunkSize/);
+  });
+
   it('close() makes later runs reject', async () => {
     const tmp = await createBatchInference({ model: 'ocr-cls', intraOpThreads: 1 });
     await tmp.close();

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './onnx-worker.ts';
+import type { ChunkCalibration } from '../../shared/batch-inference.ts';
 
 export interface LocalOnnxOptions {
   /**
@@ -25,6 +26,12 @@ export interface LocalOnnxOptions {
    * @default 1
    */
   readonly intraOpThreads?: number;
+  /**
+   * Most images per ONNX Runtime run (a bigger batch runs in chunks), or `'measure'` at load:
+   * see createBatchInference's `chunkSize`.
+   * @default 'measure'
+   */
+  readonly chunkSize?: number | 'measure';
   /**
    * Model name passed to createBatchInference.
    * @default 'ocr-rec'
@@ -39,8 +46,12 @@ export interface LocalOnnxOptions {
 
 /** The local backend plus what the agent reports about it. */
 export interface LocalOnnxBackend extends InferenceBackend {
-  /** Model load time of each worker, ms. */
+  /** Model load (and chunk calibration) time of each worker, ms. */
   readonly loadMs: readonly number[];
+  /** Most images per ONNX Runtime run, per worker (Infinity: whole batches). */
+  readonly chunkSizes: readonly number[];
+  /** Time per image at each calibration size, per worker (when measured). */
+  readonly calibrations: readonly (ChunkCalibration | undefined)[];
   readonly model: string;
 }
 
@@ -76,7 +87,14 @@ function positiveInt(name: string, v: number | undefined, dflt: number): number 
   return x;
 }
 
-function startWorker(init: WorkerInit): Promise<{ worker: Worker; loadMs: number }> {
+interface Started {
+  readonly worker: Worker;
+  readonly loadMs: number;
+  readonly chunkSize: number;
+  readonly calibration?: ChunkCalibration;
+}
+
+function startWorker(init: WorkerInit): Promise<Started> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
     // Remove only our own listeners: Worker keeps internal ones (they ref its message port).
@@ -95,7 +113,7 @@ function startWorker(init: WorkerInit): Promise<{ worker: Worker; loadMs: number
     const onMessage = (msg: FromWorker) => {
       if (msg.type === 'ready') {
         off();
-        resolve({ worker, loadMs: msg.loadMs });
+        resolve({ worker, loadMs: msg.loadMs, chunkSize: msg.chunkSize, calibration: msg.calibration });
       } else fail(new Error(`ONNX worker could not load model ${init.model}: ${msg.type === 'init-error' ? msg.message : msg.type}`));
     };
     worker.on('error', onError);
@@ -115,7 +133,11 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
   const intraOpThreads = positiveInt('intraOpThreads', options.intraOpThreads, 1);
   const model = options.model ?? 'ocr-rec';
   const target = options.target ?? 'edge';
-  const init: WorkerInit = { model, intraOpThreads };
+  const chunkSize = options.chunkSize ?? 'measure';
+  if (chunkSize !== 'measure' && !(chunkSize === Infinity || (Number.isInteger(chunkSize) && chunkSize >= 1))) {
+    throw new RangeError(`Expected \`chunkSize\` to be an integer ≥ 1, Infinity or 'measure', got \`${String(chunkSize)}\``);
+  }
+  const init: WorkerInit = { model, intraOpThreads, chunkSize };
 
   const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(init)));
   const failed = started.find((r) => r.status === 'rejected');
@@ -123,7 +145,7 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
     for (const r of started) if (r.status === 'fulfilled') void r.value.worker.terminate();
     throw (failed as PromiseRejectedResult).reason;
   }
-  const ok = started as PromiseFulfilledResult<{ worker: Worker; loadMs: number }>[];
+  const ok = started as PromiseFulfilledResult<Started>[];
   const slots: Slot[] = [];
   const waiting: Job[] = [];
   let nextId = 1;
@@ -186,7 +208,8 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
       if (job) finish(job, { err: new BackendError('unavailable', `edge worker ${why}`, target) });
       if (closed) return;
       // Replace the dead worker so the pool keeps its size; the new one loads the model first.
-      startWorker(init).then(
+      // A replacement reuses the measured chunk size instead of measuring again.
+      startWorker({ ...init, chunkSize: ok[0].value.chunkSize }).then(
         ({ worker }) => {
           if (closed) return void worker.terminate();
           slot.worker = worker;
@@ -217,6 +240,8 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
     targets: [target],
     model,
     loadMs: ok.map((r) => r.value.loadMs),
+    chunkSizes: ok.map((r) => r.value.chunkSize),
+    calibrations: ok.map((r) => r.value.calibration),
     run(t: TargetId, items: readonly BatchItem[], runOptions: RunOptions): Promise<BatchOutcome> {
       if (closed) return Promise.reject(new BackendError('closed', 'local ONNX backend is closed', t));
       if (t !== target) return Promise.reject(new BackendError('unavailable', `local ONNX backend serves ${target}, not ${t}`, t));

@@ -6,13 +6,15 @@
  * The message types below are the pool ↔ worker protocol; the pool imports them type-only.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createBatchInference } from '../../shared/batch-inference.ts';
+import { createBatchInference, type ChunkCalibration } from '../../shared/batch-inference.ts';
 import type { BatchResponse, ImageMime } from '../../shared/wire/index.ts';
 
 /** `workerData` of a new worker. */
 export interface WorkerInit {
   readonly model: string;
   readonly intraOpThreads: number;
+  /** Most images per ONNX Runtime run, or measure at load. */
+  readonly chunkSize: number | 'measure';
 }
 
 export type ToWorker =
@@ -25,7 +27,7 @@ export type ToWorker =
   | { readonly type: 'close' };
 
 export type FromWorker =
-  | { readonly type: 'ready'; readonly loadMs: number }
+  | { readonly type: 'ready'; readonly loadMs: number; readonly chunkSize: number; readonly calibration?: ChunkCalibration }
   | { readonly type: 'init-error'; readonly message: string }
   | { readonly type: 'result'; readonly id: number; readonly response: BatchResponse }
   | { readonly type: 'error'; readonly id: number; readonly message: string };
@@ -40,8 +42,8 @@ function send(msg: FromWorker): void {
 
 try {
   const started = performance.now();
-  const inference = await createBatchInference({ model: init.model, intraOpThreads: init.intraOpThreads });
-  send({ type: 'ready', loadMs: performance.now() - started });
+  const inference = await createBatchInference({ model: init.model, intraOpThreads: init.intraOpThreads, chunkSize: init.chunkSize });
+  send({ type: 'ready', loadMs: performance.now() - started, chunkSize: inference.chunkSize, calibration: inference.calibration });
   // Terminating a worker while ONNX Runtime is inside run() aborts the whole process
   // ("terminate called after throwing Napi::Error"), so closing waits for the run in progress.
   let running: Promise<unknown> = Promise.resolve();

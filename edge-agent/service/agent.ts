@@ -78,6 +78,8 @@ export interface RunningAgent {
   /** Where FC calls go: `local <url>`, `https://<account>.<region>.fc.aliyuncs.com`, or none. */
   readonly fcEndpoint?: string;
   readonly tiers: readonly Tier[];
+  /** Most images per ONNX Runtime run on the edge (Infinity: whole batches); unset without the local edge. */
+  readonly edgeChunkSize?: number;
   /** Stop accepting, drain within the grace period, close backends, the local FC and the server. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
   const backends: InferenceBackend[] = [];
   let localFc: LocalFc | undefined;
   let fcEndpoint: string | undefined;
+  let edgeChunkSize: number | undefined;
   const cleanup = async () => {
     await Promise.allSettled(backends.map((b) => b.close()));
     await localFc?.close();
@@ -105,9 +108,10 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
 
   try {
     if (cfg.backends.includes('edge')) {
-      const edge = await createLocalOnnxBackend({ workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, model: cfg.model });
+      const edge = await createLocalOnnxBackend({ workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, model: cfg.model, chunkSize: cfg.edgeChunkSize || 'measure' });
       backends.push(edge);
-      logger.info({ model: edge.model, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
+      edgeChunkSize = edge.chunkSizes[0];
+      logger.info({ model: edge.model, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, chunkSize: edgeChunkSize, calibration: edge.calibrations[0]?.msPerImage, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
     }
     if (cfg.backends.includes('noop')) backends.push(createNoopBackend());
     if (cfg.backends.includes('fc')) {
@@ -204,6 +208,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
     localFc,
     fcEndpoint,
     tiers,
+    edgeChunkSize,
     shutdown(graceMs = cfg.shutdownGraceMs) {
       stopping ??= (async () => {
         // New requests now get 503 from the runtime while in-flight ones finish.
