@@ -15,7 +15,9 @@
  * Both run in interleaved rounds (baseline, agent, baseline, agent, …) and report the median
  * ratio, so background load on a shared machine weighs on both sides alike.
  *
- * Flags: --duration <s> (per measurement, default 4), --rounds <n> (default 3),
+ * Flags: --duration <s> (per overhead measurement, default 4), --ocr-duration <s> (per OCR
+ * measurement, default 10: 16 closed-loop clients finish in bursts of a batch, so a 4 s count
+ * moves in steps of ±8 %), --rounds <n> (default 3),
  * --connections <n> (overhead, default 64), --ocr-connections <n> (default 16: enough to keep
  * the edge saturated without a long queue), --warmup <s> (agent warm-up before measuring, default 12), --only overhead|ocr.
  */
@@ -44,6 +46,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '4' },
+    'ocr-duration': { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64' },
     'ocr-connections': { type: 'string', default: '16' },
@@ -52,6 +55,7 @@ const { values } = parseArgs({
   },
 });
 const durationS = Number(values.duration);
+const ocrDurationS = Number(values['ocr-duration']);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
 const ocrConnections = Number(values['ocr-connections']);
@@ -59,6 +63,7 @@ const warmupS = Number(values.warmup);
 if (!Number.isInteger(ocrConnections) || ocrConnections < 1) throw new RangeError(`Expected \`--ocr-connections\` to be an integer ≥ 1, got \`${values['ocr-connections']}\``);
 if (!(warmupS >= 0)) throw new RangeError(`Expected \`--warmup\` to be a number of seconds ≥ 0, got \`${values.warmup}\``);
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`Expected \`--rounds\` to be an integer ≥ 1, got \`${values.rounds}\``);
+if (!(ocrDurationS > 0)) throw new RangeError(`Expected \`--ocr-duration\` to be a number of seconds > 0, got \`${values['ocr-duration']}\``);
 if (!(durationS > 0)) throw new RangeError(`Expected \`--duration\` to be a number of seconds > 0, got \`${values.duration}\``);
 if (!Number.isInteger(connections) || connections < 1) throw new RangeError(`Expected \`--connections\` to be an integer ≥ 1, got \`${values.connections}\``);
 
@@ -78,7 +83,7 @@ async function load(url: string, body: Buffer, headers: Record<string, string>, 
 }
 
 function fmt(l: Load): string {
-  return `${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50Ms.toFixed(1).padStart(6)} ms  p99 ${l.p99Ms.toFixed(1).padStart(6)} ms  non-2xx ${l.non2xx}  errors ${l.errors}`;
+  return `${l.rps.toFixed(1).padStart(7)} req/s  p50 ${l.p50Ms.toFixed(1).padStart(6)} ms  p99 ${l.p99Ms.toFixed(1).padStart(6)} ms  non-2xx ${l.non2xx}  errors ${l.errors}`;
 }
 
 async function echoServer(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -129,7 +134,7 @@ async function overhead(png: Buffer): Promise<void> {
 
 async function ocr(png: Buffer): Promise<void> {
   const threads = 1;
-  console.log(`\n[2] local OCR at saturation: agent (edge only, 1 worker, ${threads} intra-op thread, ${ocrConnections} connections) vs raw ONNX Runtime loop in this process, ${rounds} interleaved rounds of ${durationS} s after ${warmupS} s warm-up`);
+  console.log(`\n[2] local OCR at saturation: agent (edge only, 1 worker, ${threads} intra-op thread, ${ocrConnections} connections) vs raw ONNX Runtime loop in this process, ${rounds} interleaved rounds of ${ocrDurationS} s after ${warmupS} s warm-up`);
   const agent = await startAgent(parseConfig({ port: 0, backends: ['edge'], edgeWorkers: 1, intraOpThreads: threads, logLevel: 'warn', maxQueue: 100_000, maxDeadlineMs: 600_000 }));
   const raw = await createBatchInference({ intraOpThreads: threads });
   const chunk = agent.edgeChunkSize ?? Infinity;
@@ -146,18 +151,18 @@ async function ocr(png: Buffer): Promise<void> {
     while (agent.runtime.pending > 0) await new Promise((res) => setTimeout(res, 20));
     for (let r = 0; r < rounds; r++) {
       const before = await batchCounts(agent.url);
-      const ours = await load(`${agent.url}/v1/infer`, png, headers, ocrConnections, durationS);
+      const ours = await load(`${agent.url}/v1/infer`, png, headers, ocrConnections, ocrDurationS);
       // Let the requests still queued when the load stopped drain before the baseline runs.
       while (agent.runtime.pending > 0) await new Promise((res) => setTimeout(res, 20));
       const after = await batchCounts(agent.url);
       const meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
       const b = Math.max(1, Math.round(meanBatch));
-      const base = await rawLoop(raw, png, b, durationS);
+      const base = await rawLoop(raw, png, b, ocrDurationS);
       ratios.push(ours.rps / base);
       console.log(`  round ${r + 1}  agent /v1/infer: ${fmt(ours)}  mean batch ${meanBatch.toFixed(2)}`);
       console.log(`  round ${r + 1}  raw ORT loop   : ${base.toFixed(1).padStart(6)} items/s at batch ${b}   ratio ${(ours.rps / base).toFixed(3)}`);
       if (rawChunked !== raw) {
-        const same = await rawLoop(rawChunked, png, b, durationS);
+        const same = await rawLoop(rawChunked, png, b, ocrDurationS);
         chunkedRatios.push(ours.rps / same);
         console.log(`  round ${r + 1}  raw, same chunks: ${same.toFixed(1).padStart(5)} items/s at batch ${b}   ratio ${(ours.rps / same).toFixed(3)}`);
       }

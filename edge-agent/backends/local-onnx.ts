@@ -1,7 +1,9 @@
 /**
  * Local ONNX backend: a pool of worker threads (onnx-worker.ts), each holding one ONNX Runtime
  * session, serving the `edge` target. One batch per worker at a time, so the pool size is the
- * number of batches the device runs at once (the scheduler's `edgeWorkers`).
+ * number of batches the device runs at once (the scheduler's `edgeWorkers`). Each worker runs a
+ * batch bigger than its chunk size as consecutive ONNX runs; by default it measures that size
+ * when it loads (createBatchInference's `chunkSize: 'measure'`).
  *
  * Workers are TypeScript modules. On Node 20 `execArgv: ['--import', 'tsx']` does not reach a
  * worker's own module loading ("Unknown file extension .ts"), so each worker starts from a small
