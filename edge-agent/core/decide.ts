@@ -68,6 +68,11 @@ export interface DecideState {
   readonly prewarmed?: boolean;
   /** Shutdown: cloud batches leave now instead of waiting to fill (whatever can still make it). */
   readonly flush?: boolean;
+  /**
+   * Bytes already on their way up the uplink (cloud batches whose upload is predicted
+   * unfinished): uploads share the link, so a new batch's transfer waits behind them. @default 0
+   */
+  readonly uplinkQueuedBytes?: number;
 }
 
 interface Slot {
@@ -169,6 +174,13 @@ export function decide(st: DecideState, nowMs: number): Decision {
   let i = 0;
   /** Requests the cloud wait at the head reserves (not offered to the edge's laxer scan). */
   let reserved = 0;
+  let uplinkAhead = st.uplinkQueuedBytes ?? 0;
+  // Items per second the edge drains a backlog at: every worker on its backlog batch.
+  let edgeRps = 0;
+  if (edge) {
+    const b = edgeCap(st.plan);
+    edgeRps = ((edge.t.freeSlots + (edge.t.busy ?? 0)) * b * 1000) / Math.max(1e-6, edge.t.latency.predict(b, 'mean'));
+  }
 
   // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
   const take = takeBatch;
@@ -176,7 +188,13 @@ export function decide(st: DecideState, nowMs: number): Decision {
   while (i < q.length) {
     const head = q[i];
     const slack = head.deadlineMs - nowMs;
-    const minMean = fastestMeanMs(slots, head.bytes, st);
+    const remaining = q.length - i;
+    const nMax = Math.min(remaining, st.maxBatch);
+    // cum[n]: bytes the uplink carries until n requests from the head are up, those already on
+    // their way (earlier in this call, or before) included. The edge ignores bytes.
+    cum[0] = uplinkAhead;
+    for (let j = 0; j < nMax; j++) cum[j + 1] = cum[j] + q[i + j].bytes;
+    const minMean = fastestMeanMs(slots, cum[1], st);
     if (!(minMean <= slack)) {
       reject.push({
         requestId: head.id,
@@ -189,10 +207,6 @@ export function decide(st: DecideState, nowMs: number): Decision {
       i++;
       continue;
     }
-    const remaining = q.length - i;
-    const nMax = Math.min(remaining, st.maxBatch);
-    cum[0] = 0;
-    for (let j = 0; j < nMax; j++) cum[j + 1] = cum[j] + q[i + j].bytes;
 
     // 2. The edge, when a worker is free.
     if (edge && edge.free > 0) {
@@ -236,14 +250,43 @@ export function decide(st: DecideState, nowMs: number): Decision {
         bestCost = c;
       }
     }
+    // A backlog beyond the edge's reach: more waits than the edge can drain before the head's
+    // deadline (at its backlog batch) plus the planned cloud batch. That excess is the cloud's
+    // whatever happens, so it leaves now, and the chosen tier takes as much of it as meets the
+    // head's deadline, spread over its warm idle instances: cheaper per request, and it drains
+    // faster than planned-size batches waiting for the next free instance (a plan made while
+    // the cloud was quiet has batch 1: a burst went out one request per call). Not when the
+    // link is the bottleneck (the extra items' upload outlasts their inference): bigger uploads
+    // only delay the next.
+    const excess = remaining - Math.floor((edgeRps * Math.max(0, slack - margin)) / 1000);
+    let overflow = false;
+    if (chosen && chosenN === nPlan && excess > nPlan) {
+      const hiN = Math.min(nMax, excess);
+      const uploadMs = st.link.transferMs(cum[hiN] - cum[nPlan], 'mean') - st.link.transferMs(0, 'mean');
+      const linkBound = uploadMs > chosen.t.latency.predict(hiN, 'mean') - chosen.t.latency.predict(nPlan, 'mean');
+      if (!linkBound) {
+        const cold = isCold(chosen);
+        let lo = nPlan;
+        let hi = Math.max(nPlan, Math.min(hiN, Math.ceil(excess / Math.max(1, chosen.warm))));
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >>> 1;
+          if (fitsOn(chosen, mid, cum, st, cold, slack)) lo = mid;
+          else hi = mid - 1;
+        }
+        chosenN = lo;
+        chosenMs = predictOn(chosen, lo, cum[lo], st, st.quantile, cold);
+        overflow = true;
+      }
+    }
     if (chosen) {
       const sendByMs = head.deadlineMs - margin - chosenMs;
-      if (full || chosenN < nPlan || nowMs >= sendByMs || st.flush) {
+      if (full || overflow || chosenN < nPlan || nowMs >= sendByMs || st.flush) {
+        uplinkAhead = cum[chosenN];
         i = take(q, i, dispatch, chosen, chosenN, false, chosenMs);
         continue;
       }
       wakeAtMs = sendByMs;
-      reserved = nPlan;
+      reserved = chosenN;
       break;
     }
     // Nobody can meet h at the quantile: the fastest available target, alone, at risk — but only
@@ -262,6 +305,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
       }
     }
     if (fastest) {
+      if (!fastest.t.isEdge) uplinkAhead = cum[1];
       i = take(q, i, dispatch, fastest, 1, true, fastestMs);
       continue;
     }

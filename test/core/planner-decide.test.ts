@@ -110,13 +110,15 @@ describe('decide', () => {
           const d = decide(st, now);
           const byId = new Map(queue.map((r) => [r.id, r]));
           let edgeUsed = 0;
+          // Uploads share the link: a cloud batch's transfer waits for the ones sent before it.
+          let uplinkAhead = 0;
           for (const o of d.dispatch) {
             const reqsIn = o.requestIds.map((id) => byId.get(id)!);
             const minDeadline = Math.min(...reqsIn.map((r) => r.deadlineMs));
             const bytes = reqsIn.reduce((s, r) => s + r.bytes, 0);
             const t = targets.find((x) => x.id === o.target)!;
             const cold = !t.isEdge && t.warmIdle <= 0;
-            const predicted = (t.isEdge ? 0 : link.transferMs(bytes, 'q95')) + t.latency.predict(reqsIn.length, 'q95') + (cold ? t.latency.coldStartMs : 0);
+            const predicted = (t.isEdge ? 0 : link.transferMs(uplinkAhead + bytes, 'q95')) + t.latency.predict(reqsIn.length, 'q95') + (cold ? t.latency.coldStartMs : 0);
             expect(o.predictedMs).toBeCloseTo(predicted, 9);
             if (!o.atRisk) expect(now + predicted + 10).toBeLessThanOrEqual(minDeadline + 1e-9);
             else {
@@ -126,11 +128,12 @@ describe('decide', () => {
               for (const x of targets) {
                 if (x.isEdge && edgeUsed >= edgeFree) continue;
                 const xCold = !x.isEdge && x.warmIdle <= 0;
-                const ms = (x.isEdge ? 0 : link.transferMs(head.bytes, 'q95')) + x.latency.predict(1, 'q95') + (xCold ? x.latency.coldStartMs : 0);
+                const ms = (x.isEdge ? 0 : link.transferMs(uplinkAhead + head.bytes, 'q95')) + x.latency.predict(1, 'q95') + (xCold ? x.latency.coldStartMs : 0);
                 expect(now + ms + 10).toBeGreaterThan(head.deadlineMs);
               }
             }
             if (o.target === 'edge') edgeUsed++;
+            else uplinkAhead += bytes;
           }
           expect(edgeUsed).toBeLessThanOrEqual(edgeFree);
           // Decisions consume an EDF prefix exactly once.
