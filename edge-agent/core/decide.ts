@@ -68,11 +68,6 @@ export interface DecideState {
   readonly prewarmed?: boolean;
   /** Shutdown: cloud batches leave now instead of waiting to fill (whatever can still make it). */
   readonly flush?: boolean;
-  /**
-   * Bytes already on their way up the uplink (cloud batches whose upload is predicted
-   * unfinished): uploads share the link, so a new batch's transfer waits behind them. @default 0
-   */
-  readonly uplinkQueuedBytes?: number;
 }
 
 interface Slot {
@@ -174,7 +169,8 @@ export function decide(st: DecideState, nowMs: number): Decision {
   let i = 0;
   /** Requests the cloud wait at the head reserves (not offered to the edge's laxer scan). */
   let reserved = 0;
-  let uplinkAhead = st.uplinkQueuedBytes ?? 0;
+  /** Bytes of the cloud batches sent earlier in this call: they share the uplink. */
+  let uplinkAhead = 0;
   // Items per second the edge drains a backlog at: every worker on its backlog batch.
   let edgeRps = 0;
   if (edge) {
@@ -190,8 +186,8 @@ export function decide(st: DecideState, nowMs: number): Decision {
     const slack = head.deadlineMs - nowMs;
     const remaining = q.length - i;
     const nMax = Math.min(remaining, st.maxBatch);
-    // cum[n]: bytes the uplink carries until n requests from the head are up, those already on
-    // their way (earlier in this call, or before) included. The edge ignores bytes.
+    // cum[n]: bytes the uplink carries until n requests from the head are up, the batches sent
+    // earlier in this call included. The edge ignores bytes.
     cum[0] = uplinkAhead;
     for (let j = 0; j < nMax; j++) cum[j + 1] = cum[j] + q[i + j].bytes;
     const minMean = fastestMeanMs(slots, cum[1], st);

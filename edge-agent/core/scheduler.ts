@@ -126,8 +126,6 @@ export class Scheduler {
   /** Items finished (ok) recently, for the drain rate while saturated: [atMs, items] pairs. */
   private readonly served: number[] = [];
   private saturatedSinceMs: number | null = null;
-  /** When the uploads of the cloud batches sent so far are predicted to finish (they share the uplink). */
-  private uplinkFreeAtMs = -Infinity;
   private lastSaturatedMs = -Infinity;
 
   constructor(opts: SchedulerOptions, nowMs: number) {
@@ -359,22 +357,9 @@ export class Scheduler {
       safetyMarginMs: this.o.safetyMarginMs,
       maxBatch: this.o.maxBatch,
       pricing: this.o.pricing,
-      uplinkQueuedBytes: this.uplinkQueuedBytes(nowMs),
       ...(flush ? { flush } : {}),
       ...(this.probesEnabled ? { prewarmed: true } : {}),
     };
-  }
-
-  /** Time the uplink takes per byte beyond the round trip, at the current link estimate. */
-  private uplinkMsPerByte(): number {
-    const ref = 1_000_000;
-    return Math.max(0, this.link.transferMs(ref, 'mean') - this.link.transferMs(0, 'mean')) / ref;
-  }
-
-  /** Bytes of earlier cloud batches still predicted to be uploading at `nowMs`. */
-  private uplinkQueuedBytes(nowMs: number): number {
-    const perByte = this.uplinkMsPerByte();
-    return this.uplinkFreeAtMs > nowMs && perByte > 0 ? (this.uplinkFreeAtMs - nowMs) / perByte : 0;
   }
 
   /** The driver executes {@link ProbeOrder}s (prewarm, health and link probes) and reports them through onComplete. */
@@ -392,13 +377,6 @@ export class Scheduler {
       this.emit({ type: 'reject', requestId: r.requestId, code: r.code, atMs: nowMs });
     }
     let prefix = true;
-    let cloudBytes = 0;
-    if (d.dispatch.some((o) => o.target !== EDGE)) {
-      const bytes = new Map<string, number>();
-      for (const r of this.queue) bytes.set(r.id, r.bytes);
-      for (const o of d.dispatch) if (o.target !== EDGE) for (const id of o.requestIds) cloudBytes += bytes.get(id) ?? 0;
-    }
-    if (cloudBytes > 0) this.uplinkFreeAtMs = Math.max(nowMs, this.uplinkFreeAtMs) + this.uplinkMsPerByte() * cloudBytes;
     for (const o of d.dispatch) {
       consumed += o.requestIds.length;
       for (const id of o.requestIds) this.queued.delete(id);

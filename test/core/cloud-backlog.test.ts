@@ -11,7 +11,7 @@ import { decide, fixedLink, linePredictor, type DecideState } from '../../edge-a
 const tierLatency = linePredictor({ aMs: 6, kMs: 48, coldStartMs: 1300 });
 const ITEM = 20_000;
 
-function burst(o: { waiting: number; deadlineMs: number; warm: number; mbps: number; uplinkQueuedBytes?: number; sendWhenFull?: boolean }): DecideState {
+function burst(o: { waiting: number; deadlineMs: number; warm: number; mbps: number; sendWhenFull?: boolean }): DecideState {
   return {
     queue: Array.from({ length: o.waiting }, (_, i) => ({ id: `r${i}`, arrivalMs: 0, deadlineMs: o.deadlineMs, bytes: ITEM })),
     // The edge is busy; the plan was made while it took everything (cloud batches leave on deadline pressure).
@@ -25,7 +25,6 @@ function burst(o: { waiting: number; deadlineMs: number; warm: number; mbps: num
     safetyMarginMs: 10,
     maxBatch: 32,
     pricing: FC3_PRICING,
-    ...(o.uplinkQueuedBytes === undefined ? {} : { uplinkQueuedBytes: o.uplinkQueuedBytes }),
   };
 }
 
@@ -62,13 +61,14 @@ describe('cloud under a backlog', () => {
     expect(d.wakeAtMs).toBeCloseTo(1746, 6);
   });
 
-  it('a batch uploads after the bytes already on the link', () => {
-    const free = decide(burst({ waiting: 1, deadlineMs: 1000, warm: 1, mbps: 8, sendWhenFull: true }), 0).dispatch[0];
-    // 8 Mbit/s: 1 MB ahead = 1000 ms more before this batch is up.
-    const behind = decide(burst({ waiting: 1, deadlineMs: 3000, warm: 1, mbps: 8, uplinkQueuedBytes: 1_000_000, sendWhenFull: true }), 0).dispatch[0];
-    expect(behind.predictedMs - free.predictedMs).toBeCloseTo(1000, 6);
-    // With the same bytes ahead a 1000 ms deadline is out of the cloud's reach: only at risk.
-    const late = decide(burst({ waiting: 1, deadlineMs: 1000, warm: 1, mbps: 8, uplinkQueuedBytes: 1_000_000, sendWhenFull: true }), 0);
-    expect(late.dispatch.map((o) => o.atRisk)).toEqual([true]);
+  it('a batch uploads after the batches sent before it in the same decision', () => {
+    // sendWhenFull, planned batch 1, 3 warm instances, 8 Mbit/s: 20 kB = 20 ms of upload each.
+    const d = decide(burst({ waiting: 3, deadlineMs: 1000, warm: 3, mbps: 8, sendWhenFull: true }), 0);
+    expect(d.dispatch.map((o) => o.requestIds.length)).toEqual([1, 1, 1]);
+    const ms = d.dispatch.map((o) => o.predictedMs);
+    // 30 + 20·k + 54 ms: the k-th upload waits for the k − 1 before it.
+    expect(ms[0]).toBeCloseTo(104, 6);
+    expect(ms[1] - ms[0]).toBeCloseTo(20, 6);
+    expect(ms[2] - ms[1]).toBeCloseTo(20, 6);
   });
 });
