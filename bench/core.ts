@@ -106,11 +106,14 @@ const rows: { what: string; value: string; target: string; ok: boolean }[] = [];
   });
   // Backlog: 1,000 requests with a 500 ms budget and a plan batch of 16 → many batches leave at once.
   const backlog = base(mkQueue(() => 500), 16);
+  // What one call does (uploads share the 20 Mbit/s link: only the first batches are on time).
+  const once = decide(backlog, now).dispatch;
+  const onTime = once.filter((o) => !o.atRisk).length;
   let n = 0;
   const us = time('decide-backlog', 3000, () => {
     n += decide(backlog, now).dispatch.length;
   });
-  rows.push({ what: 'decide(), 1,000 queued, backlog drains (plan batch 16, ~63 batches)', value: `${us.toFixed(1)} µs`, target: '≤ 200 µs', ok: us <= 200 });
+  rows.push({ what: `decide(), 1,000 queued, backlog drains (plan batch 16: ${onTime} batches on time, ${once.length - onTime} at risk)`, value: `${us.toFixed(1)} µs`, target: '≤ 200 µs', ok: us <= 200 });
   const waiting = base(mkQueue(() => 60_000), 2000);
   const us2 = time('decide-wait', 20_000, () => {
     n += decide(waiting, now).dispatch.length;

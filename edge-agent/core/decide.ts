@@ -134,8 +134,8 @@ function edgeServesLaxer(q: readonly QueuedRequest[], from: number, edge: Slot, 
   return 0;
 }
 
-function fitsOn(s: Slot, n: number, cum: Float64Array, st: DecideState, cold: boolean, slackMs: number): boolean {
-  return predictOn(s, n, cum[n], st, st.quantile, cold) + st.safetyMarginMs <= slackMs;
+function fitsOn(s: Slot, n: number, bytes: number, st: DecideState, cold: boolean, slackMs: number): boolean {
+  return predictOn(s, n, bytes, st, st.quantile, cold) + st.safetyMarginMs <= slackMs;
 }
 
 /** Record a dispatch of q[i, i+n) to `target`; returns the new head index. */
@@ -163,7 +163,10 @@ export function decide(st: DecideState, nowMs: number): Decision {
   const edge = slots.find((s) => s.t.isEdge) ?? null;
   const cloud = slots.filter((s) => !s.t.isEdge);
   const margin = st.safetyMarginMs;
-  const cum = new Float64Array(st.maxBatch + 1); // cumulative bytes from the head
+  // pre[k]: bytes of q[0, k). Bytes up the uplink until n requests from the head i are up,
+  // the cloud batches sent earlier in this call included: uplinkAhead + pre[i + n] − pre[i].
+  const pre = new Float64Array(q.length + 1);
+  for (let k = 0; k < q.length; k++) pre[k + 1] = pre[k] + q[k].bytes;
   let wakeAtMs: number | null = null;
   let saturated = false;
   let i = 0;
@@ -184,13 +187,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
   while (i < q.length) {
     const head = q[i];
     const slack = head.deadlineMs - nowMs;
-    const remaining = q.length - i;
-    const nMax = Math.min(remaining, st.maxBatch);
-    // cum[n]: bytes the uplink carries until n requests from the head are up, the batches sent
-    // earlier in this call included. The edge ignores bytes.
-    cum[0] = uplinkAhead;
-    for (let j = 0; j < nMax; j++) cum[j + 1] = cum[j] + q[i + j].bytes;
-    const minMean = fastestMeanMs(slots, cum[1], st);
+    const minMean = fastestMeanMs(slots, uplinkAhead + head.bytes, st);
     if (!(minMean <= slack)) {
       reject.push({
         requestId: head.id,
@@ -203,13 +200,16 @@ export function decide(st: DecideState, nowMs: number): Decision {
       i++;
       continue;
     }
+    const remaining = q.length - i;
+    const nMax = Math.min(remaining, st.maxBatch);
+    const base = uplinkAhead - pre[i];
 
     // 2. The edge, when a worker is free.
     if (edge && edge.free > 0) {
       let n = Math.min(edgeCap(st.plan), nMax);
-      while (n >= 1 && predictOn(edge, n, cum[n], st, st.quantile, false) + margin > slack) n--;
+      while (n >= 1 && predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
       if (n >= 1) {
-        i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, cum[n], st, st.quantile, false));
+        i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, 0, st, st.quantile, false));
         continue;
       }
     }
@@ -228,16 +228,16 @@ export function decide(st: DecideState, nowMs: number): Decision {
     for (const s of cloud) {
       if (s.free <= 0) continue;
       const cold = isCold(s);
-      if (!fitsOn(s, 1, cum, st, cold, slack)) continue;
+      if (!fitsOn(s, 1, base + pre[i + 1], st, cold, slack)) continue;
       let lo = 1;
       let hi = nPlan;
       while (lo < hi) {
         const mid = (lo + hi + 1) >>> 1;
-        if (fitsOn(s, mid, cum, st, cold, slack)) lo = mid;
+        if (fitsOn(s, mid, base + pre[i + mid], st, cold, slack)) lo = mid;
         else hi = mid - 1;
       }
       if (lo < chosenN) continue;
-      const ms = predictOn(s, lo, cum[lo], st, st.quantile, cold);
+      const ms = predictOn(s, lo, base + pre[i + lo], st, st.quantile, cold);
       const c = s.t.id === cls?.tier ? -1 : costPerRequest(s, lo, cold, st.pricing);
       if (lo > chosenN || c < bestCost || (c === bestCost && ms < chosenMs)) {
         chosen = s;
@@ -258,7 +258,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
     let overflow = false;
     if (chosen && chosenN === nPlan && excess > nPlan) {
       const hiN = Math.min(nMax, excess);
-      const uploadMs = st.link.transferMs(cum[hiN] - cum[nPlan], 'mean') - st.link.transferMs(0, 'mean');
+      const uploadMs = st.link.transferMs(pre[i + hiN] - pre[i + nPlan], 'mean') - st.link.transferMs(0, 'mean');
       const linkBound = uploadMs > chosen.t.latency.predict(hiN, 'mean') - chosen.t.latency.predict(nPlan, 'mean');
       if (!linkBound) {
         const cold = isCold(chosen);
@@ -266,18 +266,18 @@ export function decide(st: DecideState, nowMs: number): Decision {
         let hi = Math.max(nPlan, Math.min(hiN, Math.ceil(excess / Math.max(1, chosen.warm))));
         while (lo < hi) {
           const mid = (lo + hi + 1) >>> 1;
-          if (fitsOn(chosen, mid, cum, st, cold, slack)) lo = mid;
+          if (fitsOn(chosen, mid, base + pre[i + mid], st, cold, slack)) lo = mid;
           else hi = mid - 1;
         }
         chosenN = lo;
-        chosenMs = predictOn(chosen, lo, cum[lo], st, st.quantile, cold);
+        chosenMs = predictOn(chosen, lo, base + pre[i + lo], st, st.quantile, cold);
         overflow = true;
       }
     }
     if (chosen) {
       const sendByMs = head.deadlineMs - margin - chosenMs;
       if (full || overflow || chosenN < nPlan || nowMs >= sendByMs || st.flush) {
-        uplinkAhead = cum[chosenN];
+        uplinkAhead = base + pre[i + chosenN];
         i = take(q, i, dispatch, chosen, chosenN, false, chosenMs);
         continue;
       }
@@ -293,15 +293,15 @@ export function decide(st: DecideState, nowMs: number): Decision {
     for (const s of slots) {
       if (s.free <= 0) continue;
       const cold = isCold(s);
-      if (st.prewarmed && predictOn(s, 1, cum[1], st, 'mean', cold) > slack) continue;
-      const ms = predictOn(s, 1, cum[1], st, st.quantile, cold);
+      if (st.prewarmed && predictOn(s, 1, base + pre[i + 1], st, 'mean', cold) > slack) continue;
+      const ms = predictOn(s, 1, base + pre[i + 1], st, st.quantile, cold);
       if (ms < fastestMs) {
         fastest = s;
         fastestMs = ms;
       }
     }
     if (fastest) {
-      if (!fastest.t.isEdge) uplinkAhead = cum[1];
+      if (!fastest.t.isEdge) uplinkAhead = base + pre[i + 1];
       i = take(q, i, dispatch, fastest, 1, true, fastestMs);
       continue;
     }
