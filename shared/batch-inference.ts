@@ -65,10 +65,7 @@ export async function createBatchInference(opts: BatchInferenceOptions = {}): Pr
   const threads = Math.max(1, Math.round(opts.intraOpThreads ?? availableParallelism()));
   if (!Number.isFinite(threads)) throw new RangeError(`Expected \`intraOpThreads\` to be a finite number ≥ 1, got \`${opts.intraOpThreads}\``);
   const limits: DecodeLimits = { ...DEFAULT_DECODE_LIMITS, ...opts.limits };
-  const c = opts.chunkSize;
-  if (c !== undefined && c !== 'measure' && c !== Infinity && !(Number.isInteger(c) && c >= 1)) {
-    throw new RangeError(`Expected \`chunkSize\` to be an integer ≥ 1, Infinity or 'measure', got \`${c}\``);
-  }
+  if (opts.chunkSize !== undefined) checkChunkSize(opts.chunkSize);
   const adapter = await createAdapter(config);
   const session = await ort.InferenceSession.create(config.modelPath, {
     intraOpNumThreads: threads,
@@ -93,7 +90,12 @@ export async function createBatchInference(opts: BatchInferenceOptions = {}): Pr
   let chunkSize = Infinity;
   let calibration: ChunkCalibration | undefined;
   if (opts.chunkSize === 'measure') {
-    ({ chunkSize, calibration } = await measureChunkSize(infer, syntheticImage(adapter.sizeRule)));
+    try {
+      ({ chunkSize, calibration } = await measureChunkSize(infer, syntheticImage(adapter.sizeRule)));
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
   } else if (opts.chunkSize !== undefined) {
     chunkSize = opts.chunkSize;
   }
@@ -140,6 +142,13 @@ export async function createBatchInference(opts: BatchInferenceOptions = {}): Pr
       await session.release();
     },
   };
+}
+
+/** @throws RangeError unless `c` is an integer ≥ 1, Infinity or `'measure'`. */
+function checkChunkSize(c: number | 'measure'): void {
+  if (c !== 'measure' && c !== Infinity && !(Number.isInteger(c) && c >= 1)) {
+    throw new RangeError(`Expected \`chunkSize\` to be an integer ≥ 1, Infinity or 'measure', got \`${String(c)}\``);
+  }
 }
 
 /** Batch sizes {@link measureChunkSize} tries (1 is never worth a chunk of its own). */

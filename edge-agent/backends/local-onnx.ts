@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './onnx-worker.ts';
+// Type-only: the event loop's thread never loads ONNX Runtime (the worker checks `chunkSize`).
 import type { ChunkCalibration } from '../../shared/batch-inference.ts';
 
 export interface LocalOnnxOptions {
@@ -136,9 +137,6 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
   const model = options.model ?? 'ocr-rec';
   const target = options.target ?? 'edge';
   const chunkSize = options.chunkSize ?? 'measure';
-  if (chunkSize !== 'measure' && !(chunkSize === Infinity || (Number.isInteger(chunkSize) && chunkSize >= 1))) {
-    throw new RangeError(`Expected \`chunkSize\` to be an integer ≥ 1, Infinity or 'measure', got \`${String(chunkSize)}\``);
-  }
   const init: WorkerInit = { model, intraOpThreads, chunkSize };
 
   const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(init)));
