@@ -29,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import { createBatchInference, type BatchInference } from '../shared/batch-inference.ts';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent } from '../edge-agent/service/agent.ts';
+import { describeChunkSize } from '../edge-agent/backends/local-onnx.ts';
 import { renderTextLine } from '../test/helpers/render-text.ts';
 
 /** The part of autocannon's API this bench uses (the package ships no types). */
@@ -139,7 +140,7 @@ async function ocr(png: Buffer): Promise<void> {
   const raw = await createBatchInference({ intraOpThreads: threads });
   const chunk = agent.edgeChunkSize ?? Infinity;
   const rawChunked = Number.isFinite(chunk) ? await createBatchInference({ intraOpThreads: threads, chunkSize: chunk }) : raw;
-  console.log(`  agent's edge worker: ${Number.isFinite(chunk) ? `≤ ${chunk} images per ONNX run (measured at start-up)` : 'whole batches per ONNX run'}`);
+  console.log(`  agent's edge worker: ${describeChunkSize(chunk)} (measured at start-up)`);
   // A generous deadline: this measures throughput, so nothing should be refused as late.
   const headers = { 'content-type': 'image/png', 'x-deadline-ms': '60000' };
   const ratios: number[] = [];

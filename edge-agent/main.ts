@@ -21,9 +21,10 @@ async function main(): Promise<number> {
   }
   // Loaded only now, so --help and config errors answer without loading ONNX Runtime.
   const { startAgent } = await import('./service/agent.ts');
+  const { describeChunkSize } = await import('./backends/local-onnx.ts');
   const agent = await startAgent(loaded.config);
   const fc = agent.localFc ? `fc (local FC at ${agent.localFc.url}, ${agent.tiers.length} tiers)` : agent.fcEndpoint ? `fc (${agent.fcEndpoint}, ${agent.tiers.length} tiers)` : null;
-  const chunk = agent.edgeChunkSize === undefined ? '' : `, ${Number.isFinite(agent.edgeChunkSize) ? `≤ ${agent.edgeChunkSize}` : 'whole batches'} per ONNX run`;
+  const chunk = agent.edgeChunkSize === undefined ? '' : `, ${describeChunkSize(agent.edgeChunkSize)}`;
   const live = [...agent.runtime.backendKinds.filter((k) => k !== 'fc').map((k) => (k === 'edge' ? `edge (${loaded.config.model}, ${loaded.config.edgeWorkers} worker${loaded.config.edgeWorkers > 1 ? 's' : ''}${chunk})` : k)), ...(fc ? [fc] : [])];
   // Plain lines on stderr for humans and scripts (tests read the URL); JSON logs go to stdout.
   process.stderr.write(`edge agent listening on ${agent.url}\nbackends: ${live.join(', ')}\n`);

@@ -63,6 +63,11 @@ const WORKER_URL = new URL('./onnx-worker.ts', import.meta.url).href;
 const TSX_ESM_API = new URL('dist/esm/api/index.mjs', pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'))).href;
 const BOOTSTRAP = `import(${JSON.stringify(TSX_ESM_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 
+/** A chunk size as people read it: `≤ 4 per ONNX run`, or `whole batches per ONNX run`. */
+export function describeChunkSize(chunkSize: number): string {
+  return `${Number.isFinite(chunkSize) ? `≤ ${chunkSize}` : 'whole batches'} per ONNX run`;
+}
+
 /** Longest wait for a worker to finish its batch on close before it is terminated. */
 const CLOSE_GRACE_MS = 10_000;
 
