@@ -4,7 +4,7 @@ export type { RunningAgent, StartAgentOptions } from './service/agent.ts';
 export { createApp } from './service/app.ts';
 export type { AppOptions } from './service/app.ts';
 export { AgentRuntime } from './service/runtime.ts';
-export type { RuntimeOptions, InferAnswer, InferInput, RuntimeStats, SchedulerPort } from './service/runtime.ts';
+export type { RuntimeOptions, InferAnswer, InferInput, RuntimeStats } from './service/runtime.ts';
 export type { BatchObservation } from './core/index.ts';
 export { HttpError } from './service/errors.ts';
 export { loadConfig, parseConfig, helpText, configSchema, ConfigError, OPTIONS, BACKEND_NAMES } from './config.ts';

@@ -88,7 +88,7 @@ describe('runEngine', () => {
       name: 'probe-once',
       admit: (r) => (queue.push(r.id), { ok: true }),
       decide: () => {
-        const probe = probed ? [] : [{ target: 'tier-c1-m2048', timeoutMs: 5000 }];
+        const probe = probed ? [] : [{ target: 'tier-c1-m2048', reason: 'prewarm' as const, timeoutMs: 5000 }];
         probed = true;
         return { dispatch: queue.length ? [{ target: 'edge', requestIds: queue.splice(0) }] : [], reject: [], wakeAtMs: null, probe };
       },

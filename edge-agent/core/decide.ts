@@ -16,7 +16,7 @@
  */
 import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
-import type { LatencyPredictor, TransferPredictor } from './predictors.ts';
+import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
 
 /** One target as decide() sees it. */
@@ -70,11 +70,7 @@ export interface DecideState {
   readonly flush?: boolean;
 }
 
-interface Slot {
-  readonly t: DecideTarget;
-  free: number;
-  warm: number;
-}
+type Slot = DecideSlot;
 
 /** The plan class covering a budget: the largest class budget ≤ it (conservative), else the smallest. */
 export function classFor(plan: DecidePlan, budgetMs: number): DecidePlan['classes'][number] | null {
@@ -105,13 +101,25 @@ function costPerRequest(s: Slot, n: number, cold: boolean, pricing: PricingTable
   return costOf(s.t.tier, ms, 1, pricing).usd / n;
 }
 
+/** A target's slot for one decision: slots left and warm idle instances left as batches are taken. */
+export interface DecideSlot {
+  readonly t: DecideTarget;
+  free: number;
+  warm: number;
+}
+
 /**
- * Mean of the fastest target for a single request: the bar for "impossible". A tier with no
- * warm instance and none busy (none about to be warm) pays its cold start.
+ * Mean of the fastest target for a single request of `bytes`: the bar for "impossible". With
+ * `prewarmed`, a tier with no warm instance left and none busy (none about to be warm) pays its
+ * cold start; without, a cold tier's first call is what warms it, so every tier counts warm.
  */
-function fastestMeanMs(slots: readonly Slot[], bytes: number, st: DecideState): number {
+export function fastestMeanMs(slots: readonly DecideSlot[], bytes: number, link: TransferPredictor, prewarmed: boolean): number {
   let best = Infinity;
-  for (const s of slots) best = Math.min(best, predictOn(s, 1, bytes, st, 'mean', st.prewarmed === true && isCold(s) && !((s.t.busy ?? 0) > 0)));
+  for (const s of slots) {
+    const cold = prewarmed && isCold(s) && !((s.t.busy ?? 0) > 0);
+    const transfer = s.t.isEdge ? 0 : link.transferMs(bytes, 'mean');
+    best = Math.min(best, transfer + s.t.latency.predict(1, 'mean') + (cold ? s.t.latency.coldStartMs : 0));
+  }
   return best;
 }
 
@@ -178,7 +186,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
   let edgeRps = 0;
   if (edge) {
     const b = edgeCap(st.plan);
-    edgeRps = ((edge.t.freeSlots + (edge.t.busy ?? 0)) * b * 1000) / Math.max(1e-6, edge.t.latency.predict(b, 'mean'));
+    edgeRps = throughputRps(edge.t.freeSlots + (edge.t.busy ?? 0), b, edge.t.latency.predict(b, 'mean'));
   }
 
   // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
@@ -187,7 +195,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
   while (i < q.length) {
     const head = q[i];
     const slack = head.deadlineMs - nowMs;
-    const minMean = fastestMeanMs(slots, uplinkAhead + head.bytes, st);
+    const minMean = fastestMeanMs(slots, uplinkAhead + head.bytes, st.link, st.prewarmed === true);
     if (!(minMean <= slack)) {
       reject.push({
         requestId: head.id,

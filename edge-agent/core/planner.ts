@@ -15,7 +15,7 @@
  */
 import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
-import type { LatencyPredictor, TransferPredictor } from './predictors.ts';
+import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import type { CostTable, PlanClass, TargetId } from './types.ts';
 
 /** A tier as the planner sees it. */
@@ -64,13 +64,23 @@ interface TierRows {
   readonly coldSwitchUsd: number;
 }
 
+/** Time the first of a batch of b waits for the rest at the cloud's arrival rate. */
+function fillWaitMs(b: number, cloudRps: number): number {
+  return b === 1 ? 0 : cloudRps > 0 ? ((b - 1) * 1000) / cloudRps : Infinity;
+}
+
+/** A class's time from arrival to results: wait to fill + transfer + inference (at the quantile) + margin; feasible when ≤ the class budget. */
+function classTotalMs(waitMs: number, transferMs: number, inferMs: number, marginMs: number): number {
+  return waitMs + transferMs + inferMs + marginMs;
+}
+
 /** Edge batch size and share. */
 export function planEdge(input: PlannerInput): PlannerOutput['edge'] {
   const cap = input.edgeUtilisationCap;
   const e = input.edge;
   if (!e || e.workers <= 0) return { workers: 0, batchSize: 0, maxBatchSize: 0, capacityRps: 0, rateRps: 0, utilisation: 0, utilisationCap: cap };
   const minBudget = input.classBudgetsMs.length ? Math.min(...input.classBudgetsMs) : Infinity;
-  const capacity = (b: number) => (e.workers * b * 1000) / Math.max(e.latency.predict(b, 'mean'), 1e-6);
+  const capacity = (b: number) => throughputRps(e.workers, b, e.latency.predict(b, 'mean'));
   let best = 0;
   let fits = 0;
   for (let b = 1; b <= input.maxBatch; b++) {
@@ -113,8 +123,8 @@ export function planClass(input: PlannerInput, rows: readonly TierRows[], transf
   for (const r of rows) {
     const switchUsd = r.t.tier.key !== current ? r.coldSwitchUsd : 0;
     for (let b = 1; b <= input.maxBatch; b++) {
-      const waitMs = b === 1 ? 0 : cloudRps > 0 ? ((b - 1) * 1000) / cloudRps : Infinity;
-      const totalMs = waitMs + transferQ[b - 1] + r.qMs[b - 1] + input.safetyMarginMs;
+      const waitMs = fillWaitMs(b, cloudRps);
+      const totalMs = classTotalMs(waitMs, transferQ[b - 1], r.qMs[b - 1], input.safetyMarginMs);
       const cls: PlanClass = {
         budgetMs,
         tier: r.t.tier.key,
@@ -129,7 +139,7 @@ export function planClass(input: PlannerInput, rows: readonly TierRows[], transf
       if (b === 1 && (!fastest || totalMs < fastest.totalMs)) fastest = { ...cls, feasible: false };
       // Wait, transfer and latency all grow with b: once over budget, larger b are too.
       if (totalMs > budgetMs) break;
-      const stable = cloudRps <= (input.tierMaxInstances * b * 1000) / Math.max(r.meanMs[b - 1], 1e-6);
+      const stable = cloudRps <= throughputRps(input.tierMaxInstances, b, r.meanMs[b - 1]);
       if (!stable) continue;
       const score = r.costPerReq[b - 1] + switchUsd;
       if (score < bestScore - 1e-15 || (Math.abs(score - bestScore) <= 1e-15 && best && totalMs < best.totalMs)) {
@@ -179,7 +189,6 @@ export function classStillFeasible(input: PlannerInput, cls: PlanClass, cloudRps
   const t = input.tiers.find((x) => x.tier.key === cls.tier);
   if (!t) return false;
   const b = cls.batchSize;
-  const waitMs = b === 1 ? 0 : cloudRps > 0 ? ((b - 1) * 1000) / cloudRps : Infinity;
-  const total = waitMs + input.link.transferMs(b * input.itemBytes, input.quantile) + t.latency.predict(b, input.quantile) + input.safetyMarginMs;
+  const total = classTotalMs(fillWaitMs(b, cloudRps), input.link.transferMs(b * input.itemBytes, input.quantile), t.latency.predict(b, input.quantile), input.safetyMarginMs);
   return total <= cls.budgetMs;
 }

@@ -26,5 +26,15 @@ export function linePredictor(p: { aMs: number; kMs: number; residualQ95Ms?: num
 
 /** A fixed link (rtt + bits / bandwidth), for tests and priors. */
 export function fixedLink(rttMs: number, bandwidthBps: number): TransferPredictor {
-  return { rttMs, bandwidthBps, transferMs: (bytes) => rttMs + (bytes * 8000) / bandwidthBps };
+  return { rttMs, bandwidthBps, transferMs: (bytes) => transferTimeMs(rttMs, bytes, bandwidthBps) };
+}
+
+/** Transfer time of `bytes` over a link: rtt + bits / bandwidth (bits/s). */
+export function transferTimeMs(rttMs: number, bytes: number, bandwidthBps: number): number {
+  return rttMs + (bytes * 8000) / bandwidthBps;
+}
+
+/** Items/s that `servers` parallel servers finish, each running batches of `batch` in `batchMs`. */
+export function throughputRps(servers: number, batch: number, batchMs: number): number {
+  return (servers * batch * 1000) / Math.max(batchMs, 1e-6);
 }

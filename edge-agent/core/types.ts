@@ -24,10 +24,10 @@ export interface DispatchOrder {
   readonly target: TargetId;
   /** Earliest deadline first. */
   readonly requestIds: string[];
-  /** True when no available target was predicted to meet the most urgent deadline; this is the fastest. */
-  readonly atRisk: boolean;
-  /** Predicted time from now to the batch's results: transfer + inference (+ cold start) at the quantile. */
-  readonly predictedMs: number;
+  /** True when no available target was predicted to meet the most urgent deadline; this is the fastest. @default false */
+  readonly atRisk?: boolean;
+  /** Predicted time from now to the batch's results: transfer + inference (+ cold start) at the quantile (policies that predict). */
+  readonly predictedMs?: number;
 }
 
 /**
@@ -43,8 +43,8 @@ export interface ProbeOrder {
   readonly timeoutMs: number;
 }
 
-/** Why a request is turned away. */
-export type RejectCode = 'deadline_impossible';
+/** Why a queued request is turned away: it cannot make its deadline any more (`expired`: a baseline's, it already passed). */
+export type RejectCode = 'deadline_impossible' | 'expired';
 
 export interface RejectOrder {
   readonly requestId: string;
@@ -99,7 +99,7 @@ export type ReplanReason =
 export type CoreEvent =
   | { type: 'changepoint'; stream: 'arrivals' | 'link'; atMs: number; changeAtMs: number; pChange: number }
   | { type: 'replan'; reason: ReplanReason; atMs: number; version: number }
-  | { type: 'dispatch'; target: TargetId; batchSize: number; atMs: number; atRisk: boolean; predictedMs: number; cold: boolean }
+  | { type: 'dispatch'; target: TargetId; batchSize: number; atMs: number; atRisk: boolean; predictedMs: number | null; cold: boolean }
   | { type: 'reject'; requestId: string; code: RejectCode | 'overloaded'; atMs: number }
   | { type: 'unhealthy'; target: TargetId; untilMs: number; atMs: number }
   | { type: 'healthy'; target: TargetId; atMs: number }

@@ -1,7 +1,8 @@
 /** Small pieces the baseline policies share: a FIFO of waiting requests and latency/cost predictions. */
 import { costOf } from '../../shared/pricing.ts';
 import { predictMs } from '../../shared/profile.ts';
-import type { PolicyContext, Rejection, SimRequest, TargetId } from '../types.ts';
+import { transferTimeMs } from '../../edge-agent/core/index.ts';
+import type { PolicyContext, RejectOrder, SimRequest, TargetId } from '../types.ts';
 
 /** FIFO with O(1) amortised take from the head. */
 export class Fifo {
@@ -28,7 +29,7 @@ export class Fifo {
     return out;
   }
   /** Reject requests at the head whose deadline has already passed. */
-  expire(nowMs: number, out: Rejection[]): void {
+  expire(nowMs: number, out: RejectOrder[]): void {
     for (let r = this.peek(); r && r.deadlineMs < nowMs; r = this.peek()) {
       this.take(1);
       out.push({ requestId: r.id, code: 'expired', reason: `deadline ${r.deadlineMs.toFixed(0)} ms passed while queued` });
@@ -45,7 +46,7 @@ export function latencyMs(ctx: PolicyContext, target: TargetId, b: number, q: 'm
 
 /** rtt + bytes over a link of `bps`. */
 export function transferMs(ctx: PolicyContext, bytes: number, bps: number): number {
-  return ctx.rttMs + (bytes * 8 * 1000) / Math.max(bps, 1);
+  return transferTimeMs(ctx.rttMs, bytes, Math.max(bps, 1));
 }
 
 /** Expected FC cost of one batch of b on a tier (mean latency, warm). */

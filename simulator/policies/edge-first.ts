@@ -3,7 +3,7 @@
  * a worker is free (up to `edgeMaxBatch`); what waits longer than `maxDelayMs`, or fills
  * `cloudMaxBatch`, goes to one fixed FC tier. Triton's dynamic batcher with an edge in front.
  */
-import { EDGE, type BatchObservation, type Decision, type Dispatch, type PolicyContext, type Rejection, type SimPolicy, type SimRequest } from '../types.ts';
+import { EDGE, type BatchObservation, type Decision, type DispatchOrder, type PolicyContext, type RejectOrder, type SimPolicy, type SimRequest } from '../types.ts';
 import { Fifo } from './common.ts';
 
 export interface EdgeFirstOptions {
@@ -36,8 +36,8 @@ export class EdgeFirstBatcher implements SimPolicy {
   }
 
   decide(nowMs: number): Decision {
-    const reject: Rejection[] = [];
-    const dispatch: Dispatch[] = [];
+    const reject: RejectOrder[] = [];
+    const dispatch: DispatchOrder[] = [];
     this.q.expire(nowMs, reject);
     if (this.o.edgeMaxBatch > 0) {
       while (this.edgeBusy < this.ctx.edgeWorkers && this.q.length > 0) {

@@ -3,7 +3,7 @@
  * agent runs it, driven with virtual time. The adapter only translates; it never decides.
  */
 import { Scheduler, type CoreEvent, type SchedulerOptions } from '../../edge-agent/core/index.ts';
-import type { AdmitResult, BatchObservation, Decision, PolicyContext, SimPolicy, SimRequest } from '../types.ts';
+import type { Admission, BatchObservation, Decision, PolicyContext, SimPolicy, SimRequest } from '../types.ts';
 
 /** A re-plan the core reported, for tests and the report. */
 export interface ReplanRecord {
@@ -43,7 +43,7 @@ export class CorePolicy implements SimPolicy {
     }
   }
 
-  admit(req: SimRequest, nowMs: number): AdmitResult {
+  admit(req: SimRequest, nowMs: number): Admission {
     return this.core.admit(req, nowMs);
   }
 

@@ -5,7 +5,7 @@
  * cost per item whose latency + batch filling wait + transfer ≤ SLO. Requests are split between
  * the two by a deterministic credit counter in the planned proportion.
  */
-import { EDGE, type BatchObservation, type Decision, type Dispatch, type PolicyContext, type Rejection, type SimPolicy, type SimRequest } from '../types.ts';
+import { EDGE, type BatchObservation, type Decision, type DispatchOrder, type PolicyContext, type RejectOrder, type SimPolicy, type SimRequest } from '../types.ts';
 import { batchCostUsd, cheapestTierFor, edgeBatchWithin, Fifo, latencyMs, transferMs } from './common.ts';
 
 export const SEED_REPLAN_MS = 5000;
@@ -89,8 +89,8 @@ export class SeedPolicy implements SimPolicy {
 
   decide(nowMs: number): Decision {
     this.maybeReplan(nowMs);
-    const reject: Rejection[] = [];
-    const dispatch: Dispatch[] = [];
+    const reject: RejectOrder[] = [];
+    const dispatch: DispatchOrder[] = [];
     this.edgeQ.expire(nowMs, reject);
     this.cloudQ.expire(nowMs, reject);
     while (this.edgeBusy < this.ctx.edgeWorkers && this.edgeQ.length > 0) {

@@ -65,7 +65,7 @@ describe('cloud under a backlog', () => {
     // sendWhenFull, planned batch 1, 3 warm instances, 8 Mbit/s: 20 kB = 20 ms of upload each.
     const d = decide(burst({ waiting: 3, deadlineMs: 1000, warm: 3, mbps: 8, sendWhenFull: true }), 0);
     expect(d.dispatch.map((o) => o.requestIds.length)).toEqual([1, 1, 1]);
-    const ms = d.dispatch.map((o) => o.predictedMs);
+    const ms = d.dispatch.map((o) => o.predictedMs ?? NaN);
     // 30 + 20·k + 54 ms: the k-th upload waits for the k − 1 before it.
     expect(ms[0]).toBeCloseTo(104, 6);
     expect(ms[1] - ms[0]).toBeCloseTo(20, 6);
