@@ -5,6 +5,7 @@
  */
 import { EventQueue } from './heap.ts';
 import type { World } from './world.ts';
+import { carryOut, type DecisionDriver } from '../edge-agent/core/index.ts';
 import { EDGE, type BatchObservation, type SimPolicy, type SimRequest } from './types.ts';
 
 /** One dispatched batch, kept for the report's route/batch-size plot. */
@@ -86,15 +87,17 @@ export function runEngine(policy: SimPolicy, world: World, o: EngineOptions): Ru
   if (n > 0) q.push({ tMs: o.arrivalsMs[0], kind: 'arrival', ref: 0 });
   const progressEvery = Math.max(1, Math.floor(n / 100));
 
-  const decide = (nowMs: number): void => {
-    const d = policy.decide(nowMs);
-    for (const r of d.reject) {
+  // The engine carries out a decision through the core's carryOut, as the live runtime does.
+  let nowAt = 0;
+  const driver: DecisionDriver = {
+    reject(r) {
       const i = indexOf(r.requestId);
       if (booked[i] !== 1) throw new Error(`policy ${policy.name} rejected request ${i} in state ${booked[i]}`);
       reject(i, r.code);
       pending--;
-    }
-    for (const b of d.dispatch) {
+    },
+    dispatch(b) {
+      const nowMs = nowAt;
       const idx = b.requestIds.map(indexOf);
       for (const i of idx) {
         if (booked[i] !== 1) throw new Error(`policy ${policy.name} dispatched request ${i} in state ${booked[i]}`);
@@ -107,8 +110,9 @@ export function runEngine(policy: SimPolicy, world: World, o: EngineOptions): Ru
       q.push({ tMs: run.endMs, kind: 'complete', ref: id });
       costUsd += run.obs.costUsd;
       batches.push({ tMs: nowMs, target: b.target, size: idx.length, endMs: run.endMs, costUsd: run.obs.costUsd, coldStart: run.obs.coldStart });
-    }
-    for (const pr of d.probe ?? []) {
+    },
+    probe(pr) {
+      const nowMs = nowAt;
       const run = world.run(pr.target, 1, o.itemBytes, nowMs);
       const id = nextBatchId++;
       // A probe the caller gave up on reports a timeout then; the instance still ran (and bills).
@@ -118,16 +122,19 @@ export function runEngine(policy: SimPolicy, world: World, o: EngineOptions): Ru
       q.push({ tMs: late ? nowMs + pr.timeoutMs : run.endMs, kind: 'complete', ref: id });
       costUsd += run.obs.costUsd;
       probes++;
-    }
-    const w = d.wakeAtMs;
-    if (w !== null && Number.isFinite(w)) {
+    },
+    wakeAt(w) {
       // A wake at or before now would spin; 0.1 ms later is the same decision instant in practice.
-      const at = Math.max(w, nowMs + 0.1);
+      const at = Math.max(w, nowAt + 0.1);
       if (wakeAtMs === null || at < wakeAtMs) {
         wakeAtMs = at;
         q.push({ tMs: at, kind: 'wake', ref: 0 });
       }
-    }
+    },
+  };
+  const decide = (nowMs: number): void => {
+    nowAt = nowMs;
+    carryOut(policy.decide(nowMs), nowMs, driver);
   };
 
   for (let ev = q.pop(); ev; ev = q.pop()) {
