@@ -381,7 +381,9 @@ function renderSeries() {
   const u = charts['chart-batches'];
   if (u.targetsKey !== state.targets.join(',')) rebuildBatchChart();
   else u.setData(batchData(state.targets));
+  // What the charts hold, for a reader of the DOM (and the browser test): how many points, from when.
   document.body.dataset.points = String(ps.length);
+  if (ps.length) document.body.dataset.firstPointMs = String(ps[0].epochMs);
 }
 
 function renderKpis() {
