@@ -186,7 +186,7 @@ describe('Open Inference Protocol: infer', () => {
       all.set(extra, tensor.length);
       return withHeader(json, all);
     };
-    const cases: [string, { body: string | Uint8Array; headers?: Record<string, string>; url?: string }, number, RegExp][] = [
+    const cases: [string, { body: string | Uint8Array<ArrayBuffer>; headers?: Record<string, string>; url?: string }, number, RegExp][] = [
       ['not JSON', { body: '{"inputs": [' }, 400, /body is not valid JSON/],
       ['no inputs', { body: '{}' }, 400, /`inputs`/],
       ['inputs not an array', { body: '{"inputs": "image"}' }, 400, /`inputs`/],

@@ -42,7 +42,7 @@ export interface OipResponse {
 }
 
 /** BYTES elements as one binary tensor. */
-export function bytesTensor(elements: readonly Uint8Array[]): Uint8Array {
+export function bytesTensor(elements: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const parts: number[] = [];
   for (const e of elements) {
     parts.push(e.length & 0xff, (e.length >>> 8) & 0xff, (e.length >>> 16) & 0xff, (e.length >>> 24) & 0xff);
@@ -75,7 +75,7 @@ export function jsonImageRequest(images: readonly Uint8Array[], extra: Partial<O
 }
 
 /** A body of JSON then binary tensors, and its headers. */
-export function binaryBody(request: OipRequest, tensors: readonly Uint8Array[]): { body: Uint8Array; headers: Record<string, string> } {
+export function binaryBody(request: OipRequest, tensors: readonly Uint8Array[]): { body: Uint8Array<ArrayBuffer>; headers: Record<string, string> } {
   const head = new TextEncoder().encode(JSON.stringify(request));
   const body = new Uint8Array(head.length + tensors.reduce((s, t) => s + t.length, 0));
   body.set(head);
@@ -88,7 +88,7 @@ export function binaryBody(request: OipRequest, tensors: readonly Uint8Array[]):
 }
 
 /** A binary request for images: the input declares `binary_data_size` and carries no `data`. */
-export function binaryImageRequest(images: readonly Uint8Array[], extra: Partial<OipRequest> = {}, shape = [images.length]): { body: Uint8Array; headers: Record<string, string> } {
+export function binaryImageRequest(images: readonly Uint8Array[], extra: Partial<OipRequest> = {}, shape = [images.length]): { body: Uint8Array<ArrayBuffer>; headers: Record<string, string> } {
   const tensor = bytesTensor(images);
   return binaryBody({ ...extra, inputs: [{ name: 'image', shape, datatype: 'BYTES', parameters: { binary_data_size: tensor.length } }] }, [tensor]);
 }
