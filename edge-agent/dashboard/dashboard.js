@@ -1,85 +1,60 @@
-// Live dashboard of the edge agent. Reads two things only: the SSE stream /v1/events
-// (dispatch, changepoint, replan events and a `stats` snapshot every second) and the plan at
-// /v1/plan (polled). Every field is read through `pick` with fallbacks, so a payload that lacks
-// a field leaves a dash on the page instead of breaking it.
+// Live dashboard of the edge agent. It reads two things:
+//  - GET /v1/history: the agent's last 15 minutes of 1-second points and its last 500 events,
+//    fetched whole when the page opens (so it shows what happened before) and then polled with
+//    `?after=<seq>` for what is new;
+//  - GET /v1/plan: `{ plan, estimates, ... }`, the core's typed Plan and Estimates
+//    (edge-agent/core/types.ts), polled for the tables and the latency fits.
+// Fields are read by their names in those types; nothing is guessed.
 
 /* global uPlot */
 
+const HISTORY_POLL_MS = 1000;
 const PLAN_POLL_MS = 2000;
-/** Time-series charts keep the last 10 minutes of 1-second stats. */
-const MAX_POINTS = 600;
-const MAX_BATCH_POINTS = 400;
-const MAX_EVENTS = 40;
+/** Events listed on the page (the agent keeps 500; the newest are shown first). */
+const MAX_LISTED_EVENTS = 200;
 const PALETTE = ['#2b6cb0', '#d97706', '#059669', '#9333ea', '#dc2626', '#0891b2', '#65a30d', '#db2777'];
 const EDGE_COLOUR = '#374151';
-/** Above this (100 Gbit/s) an uplink estimate means "not limited by bandwidth". */
+/** Above this (100 Gbit/s) an uplink estimate means "not limited by bandwidth" (the core's ∞). */
 const MAX_PLAUSIBLE_MBPS = 1e5;
 
-// ---------------------------------------------------------------- tolerant field access
-
-/** First non-null value among dotted paths, e.g. pick(s, 'rateRps', 'arrival.rateRps'). */
-function pick(obj, ...paths) {
-  for (const path of paths) {
-    let v = obj;
-    for (const key of path.split('.')) {
-      if (v == null) break;
-      v = v[key];
-    }
-    if (v !== undefined && v !== null) return v;
-  }
-  return undefined;
-}
-function num(v) {
-  const n = typeof v === 'string' ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
-}
-function pickNum(obj, ...paths) {
-  for (const p of paths) {
-    const n = num(pick(obj, p));
-    if (n !== undefined) return n;
-  }
-  return undefined;
-}
-/** Values of an object-or-array as [key, value] pairs (arrays use the item's own id). */
-function entriesOf(x, idKeys = ['key', 'target', 'id', 'tier', 'name']) {
-  if (Array.isArray(x)) return x.map((v, i) => [String(pick(v, ...idKeys) ?? i), v]);
-  if (x && typeof x === 'object') return Object.entries(x);
-  return [];
-}
+// ---------------------------------------------------------------- formatting
 
 function fmt(v, digits = 1) {
-  if (v === undefined) return '–';
-  if (Math.abs(v) > 1e15) return '∞'; // the core's stand-in for "unbounded" (Number.MAX_VALUE)
+  if (v === undefined || v === null || !Number.isFinite(v)) return '–';
+  if (Math.abs(v) > 1e15) return '∞';
   if (Math.abs(v) >= 1000) return v.toLocaleString('en-US', { maximumFractionDigits: 0 });
   return v.toFixed(digits);
 }
 function fmtUsd(v) {
-  if (v === undefined) return '–';
+  if (v === undefined || v === null) return '–';
   if (v === 0) return '0';
   return v >= 0.01 ? v.toFixed(4) : v.toPrecision(3);
 }
-/** Axis ticks in dollars: few significant digits, no trailing zeros. */
 function fmtAxisUsd(v) {
   if (v === 0) return '0';
   return Math.abs(v) < 0.001 ? v.toExponential(0) : Number(v.toPrecision(2)).toString();
 }
-/** `tier-c2-m4096` → { vcpu: 2, memoryMb: 4096 }, used only when the plan does not say. */
-function parseTierKey(key) {
-  const m = /c(\d+(?:_\d+)?)-m(\d+)/.exec(key);
-  return m ? { vcpu: Number(m[1].replace('_', '.')), memoryMb: Number(m[2]) } : {};
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+function setText(id, text) {
+  const el = document.getElementById(id);
+  if (el && el.textContent !== text) el.textContent = text;
 }
 
 // ---------------------------------------------------------------- state
 
 const state = {
-  t: [], rate: [], rateEst: [], bandwidth: [], queue: [], costUsd: [], attainPct: [],
-  changepoints: [], // { t, kind }
-  batches: { t: [], target: [], size: [] },
-  targets: ['edge'], // in order of first appearance; edge first
-  routeItems: new Map(), // target → items dispatched (counted on the page)
-  tally: { items: 0, costUsd: 0 }, // page-side totals when stats lack them
-  plan: undefined,
-  lastStats: undefined,
+  /** HistoryPoint[] (edge-agent/service/history.ts), oldest first, within `windowMs`. */
+  points: [],
+  /** HistoryEvent[] of changepoints over the window. */
+  changepoints: [],
+  windowMs: 15 * 60_000,
+  seq: 0,
+  /** Targets in order of first appearance; edge first. */
+  targets: ['edge'],
+  /** GET /v1/plan: { plan: Plan, estimates: Estimates, queueDepth, busy, replans, changepoints, targets }. */
+  snapshot: undefined,
 };
 
 function colourOf(target) {
@@ -91,10 +66,6 @@ function colourOf(target) {
 function noteTarget(target) {
   if (target && !state.targets.includes(target)) state.targets.push(target);
 }
-function push(arr, v, max = MAX_POINTS) {
-  arr.push(v);
-  if (arr.length > max) arr.shift();
-}
 
 // ---------------------------------------------------------------- charts
 
@@ -103,7 +74,8 @@ const charts = {};
 function chartWidth(el) {
   return Math.max(200, el.clientWidth);
 }
-function changepointMarkers(kindFilter) {
+
+function changepointMarkers(stream) {
   return {
     hooks: {
       draw: [
@@ -111,8 +83,11 @@ function changepointMarkers(kindFilter) {
           const { ctx, bbox } = u;
           ctx.save();
           for (const cp of state.changepoints) {
-            if (kindFilter && cp.kind && !kindFilter.test(cp.kind)) continue;
-            const x = u.valToPos(cp.t, 'x', true);
+            if (cp.data.stream !== stream) continue;
+            // Mark when the change happened (changeAtMs), not when BOCPD was sure of it (atMs);
+            // both are on the agent's monotonic clock, epochMs is the wall time of the event.
+            const lagMs = Math.max(0, (cp.data.atMs ?? 0) - (cp.data.changeAtMs ?? cp.data.atMs ?? 0));
+            const x = u.valToPos((cp.epochMs - lagMs) / 1000, 'x', true);
             if (x < bbox.left || x > bbox.left + bbox.width) continue;
             ctx.strokeStyle = '#b3261e';
             ctx.setLineDash([4, 3]);
@@ -137,55 +112,82 @@ function changepointMarkers(kindFilter) {
 
 function timeChart(id, series, extra = {}) {
   const el = document.getElementById(id);
-  const opts = {
-    width: chartWidth(el),
-    height: 180,
-    legend: { show: false },
-    cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
-    series: [{}, ...series.map((x) => ({ points: { show: false }, ...x }))],
-    axes: [{}, { size: 50 }],
-    ...extra,
-  };
-  const u = new uPlot(opts, [[], ...series.map(() => [])], el);
+  const u = new uPlot(
+    {
+      width: chartWidth(el),
+      height: 180,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true } },
+      series: [{}, ...series.map((x) => ({ points: { show: false }, ...x }))],
+      axes: [{}, { size: 50 }],
+      ...extra,
+    },
+    [[], ...series.map(() => [])],
+    el,
+  );
   charts[id] = u;
   return u;
 }
 
+function renderLegend(el, names, colours = {}) {
+  let legend = el.nextElementSibling?.classList.contains('legend') ? el.nextElementSibling : null;
+  if (!legend) {
+    legend = document.createElement('div');
+    legend.className = 'legend hint';
+    el.after(legend);
+  }
+  legend.innerHTML = names.map((t) => `<span><i class="swatch" style="background:${colours[t] ?? colourOf(t)}"></i>${escapeHtml(t)}</span>`).join(' &nbsp; ');
+}
+
 function initCharts() {
+  const rateColours = { 'measured (5 s window)': '#2b6cb0', 'estimate (BOCPD, decayed in silence)': '#b45309' };
   timeChart(
     'chart-rate',
     [
-      { label: 'observed (5 s window)', stroke: '#2b6cb0', fill: 'rgba(43,108,176,.12)', width: 1.5 },
-      { label: 'estimated (BOCPD segment)', stroke: '#b45309', width: 2 },
+      { label: 'measured', stroke: '#2b6cb0', fill: 'rgba(43,108,176,.12)', width: 1.5 },
+      { label: 'estimate', stroke: '#b45309', width: 2 },
     ],
-    { plugins: [changepointMarkers(/rate|arrival/i)] },
+    { plugins: [changepointMarkers('arrivals')] },
   );
-  renderLegend(document.getElementById('chart-rate'), ['observed (5 s window)', 'estimated (BOCPD segment)'], { 'observed (5 s window)': '#2b6cb0', 'estimated (BOCPD segment)': '#b45309' });
-  timeChart('chart-link', [{ label: 'Mbit/s', stroke: '#059669', width: 2 }], { plugins: [changepointMarkers(/link|band|uplink/i)] });
+  renderLegend(document.getElementById('chart-rate'), Object.keys(rateColours), rateColours);
+  timeChart('chart-link', [{ label: 'Mbit/s', stroke: '#059669', width: 2 }], { plugins: [changepointMarkers('link')] });
   timeChart('chart-queue', [{ label: 'queued', stroke: '#9333ea', fill: 'rgba(147,51,234,.10)', width: 2 }], {
     scales: { x: { time: true }, y: { range: (_, min, max) => [0, Math.max(5, max ?? 0)] } },
   });
+  const costColours = { 'cumulative cost $': '#d97706', 'deadline met %': '#1a7f4b' };
   timeChart(
     'chart-cost',
     [
-      { label: 'cost $', stroke: '#d97706', width: 2, scale: 'usd', value: (_, v) => (v == null ? '–' : fmtUsd(v)) },
-      { label: 'deadline met %', stroke: '#1a7f4b', width: 2, scale: '%', value: (_, v) => (v == null ? '–' : v.toFixed(1)) },
+      { label: 'cost $', stroke: '#d97706', width: 2, scale: 'usd' },
+      { label: 'deadline met %', stroke: '#1a7f4b', width: 2, scale: '%' },
     ],
     {
       scales: { x: { time: true }, usd: { range: (_, min, max) => [0, Math.max(1e-6, (max ?? 0) * 1.1)] }, '%': { range: [0, 100] } },
       axes: [{}, { scale: 'usd', size: 64, values: (_, vals) => vals.map((v) => fmtAxisUsd(v)) }, { scale: '%', side: 1, grid: { show: false }, size: 40 }],
     },
   );
-  renderLegend(document.getElementById('chart-cost'), ['cumulative cost $', 'deadline met %'], { 'cumulative cost $': '#d97706', 'deadline met %': '#1a7f4b' });
+  renderLegend(document.getElementById('chart-cost'), Object.keys(costColours), costColours);
   rebuildFitChart();
   rebuildBatchChart();
   addEventListener('resize', () => {
-    for (const [id, u] of Object.entries(charts)) u.setSize({ width: chartWidth(document.getElementById(id)), height: 180 });
+    for (const [id, u] of Object.entries(charts)) u.setSize({ width: chartWidth(document.getElementById(id)), height: id === 'chart-batches' ? 160 : 180 });
   });
 }
 
-/** The fit and batch charts have one series per target, so they are rebuilt when targets appear. */
+// ---------------------------------------------------------------- the plan (typed)
+
+/** Latency fits per target from `estimates.latency` (LatencyFitSnapshot: aMs, kMs, q95Ms). */
+function planFits() {
+  const s = state.snapshot;
+  if (!s) return [];
+  const sizes = s.plan.costTable.batchSizes;
+  const maxBatch = sizes.length ? Math.max(...sizes) : 16;
+  const out = Object.entries(s.estimates.latency).map(([target, f]) => ({ target, aMs: f.aMs, kMs: f.kMs, q95Ms: f.q95Ms, maxBatch }));
+  out.sort((a, b) => (a.target === 'edge' ? -1 : b.target === 'edge' ? 1 : 0));
+  return out;
+}
+
 function rebuildFitChart() {
   const id = 'chart-fits';
   const el = document.getElementById(id);
@@ -194,7 +196,7 @@ function rebuildFitChart() {
   const series = [];
   for (const f of fits) {
     series.push({ label: f.target, stroke: colourOf(f.target), width: 2, points: { show: false } });
-    series.push({ label: `${f.target} q95`, stroke: colourOf(f.target), width: 1, dash: [4, 4], points: { show: false }, show: f.q95Ms !== undefined });
+    series.push({ label: `${f.target} q95`, stroke: colourOf(f.target), width: 1, dash: [4, 4], points: { show: false } });
   }
   const u = new uPlot(
     {
@@ -215,16 +217,86 @@ function rebuildFitChart() {
 }
 
 function fitData(fits) {
-  const maxB = Math.max(8, ...fits.map((f) => f.maxBatch ?? 0));
+  const maxB = Math.max(8, ...fits.map((f) => f.maxBatch));
   const xs = Array.from({ length: maxB }, (_, i) => i + 1);
   const data = [xs];
   for (const f of fits) {
     data.push(xs.map((b) => f.aMs + f.kMs * b));
-    data.push(xs.map((b) => (f.q95Ms === undefined ? null : f.aMs + f.kMs * b + f.q95Ms)));
+    data.push(xs.map((b) => f.aMs + f.kMs * b + f.q95Ms));
   }
   return data;
 }
 
+/** Tier rows: `estimates.tiers` (warm/cold) joined with `plan.costTable.rows` and the classes. */
+function planTiers() {
+  const s = state.snapshot;
+  if (!s) return [];
+  const { plan, estimates } = s;
+  const rows = new Map(plan.costTable.rows.map((r) => [r.tier, r]));
+  const chosen = new Map();
+  for (const c of plan.cloud.classes) if (c.tier && !chosen.has(c.tier)) chosen.set(c.tier, c);
+  const excluded = new Set([...plan.excludedTargets, ...Object.keys(estimates.unhealthy)]);
+  // Compare every tier at the plan's batch size (the first class's): "what this tier would cost
+  // under the current plan".
+  const planBatch = plan.cloud.classes[0]?.batchSize;
+  return Object.entries(estimates.tiers).map(([key, t]) => {
+    const row = rows.get(key);
+    const fit = estimates.latency[key];
+    const cls = chosen.get(key);
+    const batchSize = cls?.batchSize ?? planBatch;
+    const i = row && batchSize !== undefined ? plan.costTable.batchSizes.indexOf(batchSize) : -1;
+    const perReq = cls ? cls.costPerRequestUsd : i >= 0 ? row.costPerRequestUsd[i] : undefined;
+    return { key, vcpu: row?.vcpu, memoryMb: row?.memoryMb, state: t.state, excluded: excluded.has(key), aMs: fit?.aMs, kMs: fit?.kMs, batchSize, costPer1000Usd: perReq === undefined ? undefined : perReq * 1000, chosen: chosen.has(key) };
+  });
+}
+
+function renderPlan() {
+  const s = state.snapshot;
+  if (!s) return;
+  const rows = planTiers();
+  for (const r of rows) noteTarget(r.key);
+  document.querySelector('#tiers tbody').innerHTML = rows
+    .map((r) => {
+      const badge = r.excluded
+        ? `<span class="badge excluded" title="excluded from the plan (unhealthy: throttled, failing or timing out)">${r.state} · excluded</span>`
+        : `<span class="badge ${r.state}">${r.state}</span>`;
+      return `<tr data-tier="${escapeHtml(r.key)}" class="${r.chosen ? 'chosen' : ''}">
+        <td><i class="swatch" style="background:${colourOf(r.key)}"></i>${escapeHtml(r.key)}</td>
+        <td>${fmt(r.vcpu, r.vcpu !== undefined && r.vcpu < 1 ? 2 : 0)}</td>
+        <td>${r.memoryMb === undefined ? '–' : `${r.memoryMb} MB`}</td>
+        <td data-col="state">${badge}</td>
+        <td>${fmt(r.aMs)}</td><td>${fmt(r.kMs)}</td>
+        <td>${r.batchSize ?? '–'}</td>
+        <td data-col="cost">${fmtUsd(r.costPer1000Usd)}</td>
+        <td data-col="chosen">${r.chosen ? '✔ chosen' : ''}</td></tr>`;
+    })
+    .join('');
+  const { edge, cloud } = s.plan;
+  const edgeRow = `<tr data-target="edge"><td>edge share · ${fmt(edge.rateRps, 2)} of ${fmt(edge.capacityRps, 1)} req/s</td>
+      <td data-col="target"><i class="swatch" style="background:${colourOf('edge')}"></i>edge</td><td>${edge.batchSize}</td><td>0</td></tr>`;
+  document.querySelector('#plan tbody').innerHTML =
+    edgeRow +
+    cloud.classes
+      .map((c) => {
+        const target = c.tier ?? '–';
+        return `<tr data-deadline="${c.budgetMs}" class="${c.feasible ? '' : 'infeasible'}"><td>cloud ≥ ${fmt(c.budgetMs, 0)} ms <span class="hint">(~${fmt(c.totalMs, 0)} ms)</span>${c.feasible ? '' : ' <span class="hint">infeasible</span>'}</td>
+          <td data-col="target">${c.tier ? `<i class="swatch" style="background:${colourOf(c.tier)}"></i>` : ''}${escapeHtml(target)}</td>
+          <td>${c.batchSize}</td><td>${c.tier ? fmtUsd(c.costPerRequestUsd * 1000) : '–'}</td></tr>`;
+      })
+      .join('');
+  setText('plan-note', `plan #${s.plan.version} (${s.plan.reason})`);
+  setText('kpi-replans', fmt(s.replans, 0));
+
+  const fits = planFits();
+  for (const f of fits) noteTarget(f.target);
+  const u = charts['chart-fits'];
+  if (u.fitKey !== fits.map((f) => f.target).join(',')) rebuildFitChart();
+  else u.setData(fitData(fits));
+}
+
+// ---------------------------------------------------------------- history → charts
+
+/** Per-target batch sizes: the mean size of each second's completed batches, one series per target. */
 function rebuildBatchChart() {
   const id = 'chart-batches';
   const el = document.getElementById(id);
@@ -236,11 +308,7 @@ function rebuildBatchChart() {
       height: 160,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: {
-        // Same time window as the stats charts, so the axes line up and read alike.
-        x: { time: true, range: (_, min, max) => (state.t.length > 1 ? [Math.min(state.t[0], min ?? Infinity), Math.max(state.t[state.t.length - 1], max ?? -Infinity)] : [min, max]) },
-        y: { range: (_, min, max) => [0, Math.max(2, (max ?? 0) + 1)] },
-      },
+      scales: { x: { time: true }, y: { range: (_, min, max) => [0, Math.max(2, (max ?? 0) + 1)] } },
       axes: [{}, { size: 40, label: 'items', labelSize: 14 }],
       series: [{}, ...targets.map((t) => ({ label: t, stroke: colourOf(t), fill: colourOf(t), paths: () => null, points: { show: true, size: 7, fill: colourOf(t) } }))],
     },
@@ -253,412 +321,202 @@ function rebuildBatchChart() {
 }
 
 function batchData(targets) {
-  const b = state.batches;
-  return [b.t, ...targets.map((t) => b.target.map((bt, i) => (bt === t ? b.size[i] : null)))];
+  const ps = state.points;
+  return [ps.map((p) => p.epochMs / 1000), ...targets.map((t) => ps.map((p) => (p.batches[t] ? p.batches[t].items / p.batches[t].batches : null)))];
 }
 
-function renderLegend(el, targets, colours = {}) {
-  let legend = el.nextElementSibling?.classList.contains('legend') ? el.nextElementSibling : null;
-  if (!legend) {
-    legend = document.createElement('div');
-    legend.className = 'legend hint';
-    el.after(legend);
-  }
-  legend.innerHTML = targets.map((t) => `<span><i class="swatch" style="background:${colours[t] ?? colourOf(t)}"></i>${escapeHtml(t)}</span>`).join(' &nbsp; ');
-}
-
-function escapeHtml(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-
-// ---------------------------------------------------------------- plan normalisation
-
-// GET /v1/plan is `{ plan, estimates, queueDepth, busy, replans, changepoints, targets }` where
-// `plan` is the core's Plan (edge share, cloud classes, cost table) and `estimates` its
-// estimators (rate, link, latency fits, tier warm/cold). Other shapes fall back to flat fields.
-
-/** Batch sizes of the cost table (the x axis of the latency-fit chart). */
-function planBatchSizes() {
-  const sizes = pick(state.plan, 'plan.costTable.batchSizes', 'costTable.batchSizes');
-  return Array.isArray(sizes) ? sizes.map(num).filter((b) => b !== undefined) : [];
-}
-
-/** Latency fits per target: [{ target, aMs, kMs, q95Ms }]. */
-function planFits() {
-  const p = state.plan;
-  if (!p) return [];
-  const src = pick(p, 'estimates.latency', 'estimates.targets', 'latency', 'targets', 'fits');
-  const out = [];
-  for (const [target, f] of entriesOf(src)) {
-    const fit = pick(f, 'fit') ?? f;
-    const aMs = pickNum(fit, 'aMs', 'a');
-    const kMs = pickNum(fit, 'kMs', 'k');
-    if (aMs === undefined || kMs === undefined) continue;
-    out.push({ target, aMs, kMs, q95Ms: pickNum(fit, 'q95Ms', 'residualQ95Ms', 'q95'), maxBatch: Math.max(0, ...planBatchSizes()) || pickNum(p, 'maxBatch') });
-  }
-  out.sort((a, b) => (a.target === 'edge' ? -1 : b.target === 'edge' ? 1 : 0));
-  return out;
-}
-
-/** Cost-table row of a tier: { vcpu, memoryMb, costAt(b) } or undefined. */
-function costRow(key) {
-  const table = pick(state.plan, 'plan.costTable', 'costTable');
-  const sizes = planBatchSizes();
-  const rows = pick(table, 'rows');
-  const row = Array.isArray(rows) ? rows.find((r) => pick(r, 'tier', 'key', 'target') === key) : undefined;
-  if (!row) return undefined;
-  const costs = pick(row, 'costPerRequestUsd');
-  return {
-    vcpu: pickNum(row, 'vcpu'),
-    memoryMb: pickNum(row, 'memoryMb'),
-    costAt(b) {
-      if (!Array.isArray(costs)) return undefined;
-      const i = b === undefined ? -1 : sizes.indexOf(b);
-      if (i >= 0) return num(costs[i]);
-      const all = costs.map(num).filter((v) => v !== undefined);
-      return all.length ? Math.min(...all) : undefined;
-    },
-    /** Batch size with the lowest cost per request (used when no class picks one). */
-    bestBatch() {
-      if (!Array.isArray(costs)) return undefined;
-      let best;
-      costs.forEach((c, i) => {
-        if (num(c) !== undefined && (best === undefined || c < costs[best])) best = i;
-      });
-      return best === undefined ? undefined : sizes[best];
-    },
+/** Batches, items and answered share per target over the window. */
+function windowTotals() {
+  const by = new Map();
+  const row = (t) => {
+    if (!by.has(t)) by.set(t, { batches: 0, items: 0, maxBatchSize: 0, answered: 0 });
+    return by.get(t);
   };
-}
-
-/** Deadline classes of the cloud plan: [{ deadlineMs, target, batchSize, costPer1000Usd, feasible, totalMs }]. */
-function planClasses() {
-  const p = state.plan;
-  if (!p) return [];
-  const src = pick(p, 'plan.cloud.classes', 'plan.classes', 'classes', 'deadlineClasses');
-  return entriesOf(src, ['budgetMs', 'deadlineMs', 'key', 'id']).map(([k, c]) => {
-    const perReq = pickNum(c, 'costPerRequestUsd', 'costUsdPerRequest');
-    const target = pick(c, 'tier', 'target', 'route.target');
-    return {
-      deadlineMs: pickNum(c, 'budgetMs', 'deadlineMs', 'deadline') ?? num(k),
-      target: target == null ? '–' : String(target),
-      batchSize: pickNum(c, 'batchSize', 'batch'),
-      costPer1000Usd: pickNum(c, 'costPer1000Usd') ?? (perReq === undefined ? undefined : perReq * 1000),
-      feasible: pick(c, 'feasible'),
-      totalMs: pickNum(c, 'totalMs'),
-    };
-  });
-}
-
-/** Tiers some deadline class is routed to (the plan's choice), in class order. */
-function chosenTargets() {
-  const m = new Map();
-  for (const c of planClasses()) if (c.target && c.target !== '–' && !m.has(c.target)) m.set(c.target, c);
-  return m;
-}
-
-/** Tier rows: [{ key, vcpu, memoryMb, warm, aMs, kMs, batchSize, costPer1000Usd, chosen }]. */
-function planTiers() {
-  const p = state.plan;
-  if (!p) return [];
-  let src = pick(p, 'estimates.tiers', 'tiers');
-  if (!src) {
-    const rows = pick(p, 'plan.costTable.rows', 'costTable.rows');
-    src = Array.isArray(rows) ? rows : [];
+  for (const p of state.points) {
+    for (const [t, b] of Object.entries(p.batches)) {
+      const r = row(t);
+      r.batches += b.batches;
+      r.items += b.items;
+      r.maxBatchSize = Math.max(r.maxBatchSize, b.maxBatchSize);
+    }
+    for (const [t, n] of Object.entries(p.answeredBy)) row(t).answered += n;
   }
-  const fits = new Map(planFits().map((f) => [f.target, f]));
-  const chosen = chosenTargets();
-  const excludedRaw = pick(p, 'plan.excludedTargets', 'excludedTargets');
-  const excluded = new Set(Array.isArray(excludedRaw) ? excludedRaw.map(String) : []);
-  for (const [k, until] of entriesOf(pick(p, 'estimates.unhealthy'))) if (num(until) !== undefined) excluded.add(k);
-  // Compare every tier at the plan's batch size (the first class's), so the column reads as
-  // "what this tier would cost under the current plan".
-  const planBatch = [...chosen.values()][0]?.batchSize;
-  const rows = [];
-  for (const [key, t] of entriesOf(src, ['tier', 'key', 'target', 'id'])) {
-    if (key === 'edge') continue;
-    const fromKey = parseTierKey(key);
-    const cr = costRow(key);
-    const warmRaw = pick(t, 'state', 'warm', 'isWarm');
-    const warm = warmRaw === true || warmRaw === 'warm' ? true : warmRaw === false || warmRaw === 'cold' ? false : undefined;
-    const fit = fits.get(key);
-    const batchSize = chosen.get(key)?.batchSize ?? planBatch ?? cr?.bestBatch();
-    const perReq = chosen.get(key)?.costPer1000Usd !== undefined ? chosen.get(key).costPer1000Usd / 1000 : cr?.costAt(batchSize);
-    const chosenFlag = pick(t, 'chosen', 'isChosen');
-    rows.push({
-      key,
-      vcpu: cr?.vcpu ?? pickNum(t, 'vcpu', 'cpu') ?? fromKey.vcpu,
-      memoryMb: cr?.memoryMb ?? pickNum(t, 'memoryMb', 'memorySize') ?? fromKey.memoryMb,
-      warm,
-      excluded: excluded.has(key),
-      aMs: fit?.aMs ?? pickNum(t, 'aMs'),
-      kMs: fit?.kMs ?? pickNum(t, 'kMs'),
-      batchSize,
-      costPer1000Usd: perReq === undefined ? pickNum(t, 'costPer1000Usd') : perReq * 1000,
-      chosen: typeof chosenFlag === 'boolean' ? chosenFlag : chosen.has(key),
-    });
-  }
-  return rows;
+  return by;
 }
 
-/** The edge's part of the plan: { batchSize, capacityRps, rateRps, utilisation }. */
-function planEdge() {
-  const e = pick(state.plan, 'plan.edge', 'edge');
-  if (!e || typeof e !== 'object') return undefined;
-  return { batchSize: pickNum(e, 'batchSize'), capacityRps: pickNum(e, 'capacityRps'), rateRps: pickNum(e, 'rateRps'), utilisation: pickNum(e, 'utilisation') };
-}
-
-// ---------------------------------------------------------------- rendering
-
-function setText(id, text) {
-  const el = document.getElementById(id);
-  if (el && el.textContent !== text) el.textContent = text;
-}
-
-function renderTiers() {
-  const rows = planTiers();
-  for (const r of rows) noteTarget(r.key);
-  const tbody = document.querySelector('#tiers tbody');
-  tbody.innerHTML = rows
-    .map((r) => {
-      const stateBadge = r.excluded
-        ? `<span class="badge excluded" title="excluded from the plan (unhealthy: throttled, failing or timing out)">${r.warm === true ? 'warm' : r.warm === false ? 'cold' : '?'} · excluded</span>`
-        : r.warm === true ? '<span class="badge warm">warm</span>' : r.warm === false ? '<span class="badge cold">cold</span>' : '<span class="badge unknown">?</span>';
-      return `<tr data-tier="${escapeHtml(r.key)}" class="${r.chosen ? 'chosen' : ''}">
-        <td><i class="swatch" style="background:${colourOf(r.key)}"></i>${escapeHtml(r.key)}</td>
-        <td>${fmt(r.vcpu, r.vcpu !== undefined && r.vcpu < 1 ? 2 : 0)}</td>
-        <td>${r.memoryMb === undefined ? '–' : `${r.memoryMb} MB`}</td>
-        <td data-col="state">${stateBadge}</td>
-        <td>${fmt(r.aMs)}</td><td>${fmt(r.kMs)}</td>
-        <td>${r.batchSize ?? '–'}</td>
-        <td data-col="cost">${fmtUsd(r.costPer1000Usd)}</td>
-        <td data-col="chosen">${r.chosen ? '✔ chosen' : ''}</td></tr>`;
+function renderWindow() {
+  const totals = windowTotals();
+  for (const t of totals.keys()) noteTarget(t);
+  const answered = [...totals.values()].reduce((s, r) => s + r.answered, 0);
+  const shown = state.targets.filter((t) => totals.get(t)?.answered);
+  document.getElementById('shares').innerHTML = shown
+    .map((t) => {
+      const n = totals.get(t).answered;
+      const share = (100 * n) / answered;
+      return `<div data-target="${escapeHtml(t)}" style="width:${share}%;background:${colourOf(t)}" title="${escapeHtml(t)}: ${n} answered">${share >= 12 ? `${escapeHtml(t)} ${share.toFixed(0)}%` : ''}</div>`;
     })
     .join('');
-  const classes = planClasses();
-  const edge = planEdge();
-  const edgeRow = edge
-    ? `<tr data-target="edge"><td>edge share${edge.rateRps !== undefined ? ` · ${fmt(edge.rateRps, 2)} of ${fmt(edge.capacityRps, 1)} req/s` : ''}</td>
-        <td data-col="target"><i class="swatch" style="background:${colourOf('edge')}"></i>edge</td><td>${edge.batchSize ?? '–'}</td><td>0</td></tr>`
-    : '';
-  document.querySelector('#plan tbody').innerHTML =
-    edgeRow +
-    classes
-      .map(
-        (c) => `<tr data-deadline="${c.deadlineMs ?? ''}" class="${c.feasible === false ? 'infeasible' : ''}"><td>cloud ≥ ${c.deadlineMs === undefined ? '?' : fmt(c.deadlineMs, 0)} ms${c.totalMs !== undefined ? ` <span class="hint">(~${fmt(c.totalMs, 0)} ms)</span>` : ''}${c.feasible === false ? ' <span class="hint">infeasible</span>' : ''}</td>
-        <td data-col="target">${c.target === '–' ? '' : `<i class="swatch" style="background:${colourOf(c.target)}"></i>`}${escapeHtml(c.target)}</td>
-        <td>${c.batchSize ?? '–'}</td><td>${c.target === '–' ? '–' : fmtUsd(c.costPer1000Usd)}</td></tr>`,
-      )
-      .join('');
-  const version = pick(state.plan, 'plan.version', 'version', 'planVersion');
-  setText('plan-note', version === undefined ? '' : `plan #${version}`);
-}
-
-function renderFits() {
-  const fits = planFits();
-  for (const f of fits) noteTarget(f.target);
-  const u = charts['chart-fits'];
-  if (!u) return;
-  if (u.fitKey !== fits.map((f) => f.target).join(',')) rebuildFitChart();
-  else u.setData(fitData(fits));
-}
-
-function renderBatches() {
-  const u = charts['chart-batches'];
-  if (!u) return;
-  if (u.targetsKey !== state.targets.join(',')) rebuildBatchChart();
-  else u.setData(batchData(state.targets));
-  const total = [...state.routeItems.values()].reduce((a, b) => a + b, 0);
-  document.getElementById('shares').innerHTML = total
-    ? state.targets
-        .filter((t) => state.routeItems.get(t))
-        .map((t) => {
-          const share = (100 * state.routeItems.get(t)) / total;
-          return `<div data-target="${escapeHtml(t)}" style="width:${share}%;background:${colourOf(t)}" title="${escapeHtml(t)}: ${state.routeItems.get(t)} items">${share >= 12 ? `${escapeHtml(t)} ${share.toFixed(0)}%` : ''}</div>`;
-        })
-        .join('')
-    : '';
+  document.querySelector('#targets tbody').innerHTML = state.targets
+    .filter((t) => totals.get(t)?.batches || totals.get(t)?.answered)
+    .map((t) => {
+      const r = totals.get(t);
+      return `<tr data-target="${escapeHtml(t)}"><td><i class="swatch" style="background:${colourOf(t)}"></i>${escapeHtml(t)}</td>
+        <td data-col="batches">${r.batches}</td><td data-col="mean">${r.batches ? fmt(r.items / r.batches, 1) : '–'}</td><td data-col="max">${r.maxBatchSize || '–'}</td>
+        <td data-col="answered">${r.answered}</td><td data-col="share">${answered ? fmt((100 * r.answered) / answered, 1) : '–'}</td></tr>`;
+    })
+    .join('');
+  const minutes = state.points.length ? (state.points[state.points.length - 1].epochMs - state.points[0].epochMs) / 60_000 : 0;
+  setText('window-note', `last ${fmt(minutes, 1)} of ${fmt(state.windowMs / 60_000, 0)} min`);
 }
 
 function renderSeries() {
-  charts['chart-rate']?.setData([state.t, state.rate, state.rateEst]);
-  charts['chart-link']?.setData([state.t, state.bandwidth]);
-  charts['chart-queue']?.setData([state.t, state.queue]);
-  charts['chart-cost']?.setData([state.t, state.costUsd, state.attainPct]);
+  const ps = state.points;
+  const t = ps.map((p) => p.epochMs / 1000);
+  charts['chart-rate'].setData([t, ps.map((p) => p.rateRps), ps.map((p) => p.rateShownRps)]);
+  // The core reports an unbounded bandwidth (up to Number.MAX_VALUE) when transfer time shows no
+  // size-dependence (loopback): keep it off the scale.
+  charts['chart-link'].setData([t, ps.map((p) => (p.uplinkMbps === null || p.uplinkMbps > MAX_PLAUSIBLE_MBPS ? null : p.uplinkMbps))]);
+  charts['chart-queue'].setData([t, ps.map((p) => p.queueDepth)]);
+  charts['chart-cost'].setData([t, ps.map((p) => p.costUsd), ps.map((p) => (p.deadlineAttainment === null ? null : p.deadlineAttainment * 100))]);
+  const u = charts['chart-batches'];
+  if (u.targetsKey !== state.targets.join(',')) rebuildBatchChart();
+  else u.setData(batchData(state.targets));
+  // What the charts hold, for a reader of the DOM (and the browser test): how many points, from when.
+  document.body.dataset.points = String(ps.length);
+  if (ps.length) document.body.dataset.firstPointMs = String(ps[0].epochMs);
 }
 
-function logEvent(kind, text) {
-  const ol = document.getElementById('events');
-  const li = document.createElement('li');
-  li.innerHTML = `<span class="kind">${escapeHtml(kind)}</span>${escapeHtml(new Date().toLocaleTimeString())} ${escapeHtml(text)}`;
-  ol.prepend(li);
-  while (ol.children.length > MAX_EVENTS) ol.lastElementChild.remove();
+function renderKpis() {
+  const p = state.points[state.points.length - 1];
+  if (!p) return;
+  setText('kpi-requests', fmt(p.answered, 0));
+  setText('kpi-rate', fmt(p.rateRps, 2));
+  setText('kpi-rate-est', fmt(p.rateShownRps, 2));
+  const est = document.getElementById('kpi-rate-est');
+  est.title = p.rateEstimateRps === null ? '' : `the core plans with ${fmt(p.rateEstimateRps, 2)} req/s; ${p.sinceArrivalMs === null ? 'no request yet' : `last request ${fmt(p.sinceArrivalMs / 1000, 0)} s ago`}`;
+  const bw = p.uplinkMbps;
+  setText('kpi-bw', bw !== null && bw > MAX_PLAUSIBLE_MBPS ? '∞' : fmt(bw, 1));
+  setText('kpi-queue', fmt(p.queueDepth, 0));
+  setText('kpi-attain', p.deadlineAttainment === null ? '–' : fmt(p.deadlineAttainment * 100, 1));
+  setText('kpi-cost', fmtUsd(p.costUsd));
+  setText('kpi-cost1k', fmtUsd(p.costPer1000Usd));
+  setText('kpi-replans', fmt(p.replans, 0));
+  setText('kpi-cps', fmt(p.changepoints, 0));
 }
 
-// ---------------------------------------------------------------- event handling
+// ---------------------------------------------------------------- events
 
-function onStats(s) {
-  state.lastStats = s;
-  const t = (pickNum(s, 'epochMs', 'timestampMs') ?? Date.now()) / 1000;
-  const rate = pickNum(s, 'rateRps', 'arrivalRateRps', 'arrival.rateRps', 'estimates.rateRps', 'rate');
-  const bwBps = pickNum(s, 'bandwidthBps', 'uplinkBps', 'link.bandwidthBps', 'estimates.bandwidthBps');
-  const bwMbps =
-    pickNum(s, 'uplinkMbps', 'bandwidthMbps', 'link.uplinkMbps') ?? (bwBps === undefined ? undefined : bwBps / 1e6) ?? pickNum(state.plan, 'estimates.link.uplinkMbps');
-  const queue = pickNum(s, 'queueDepth', 'queue.depth', 'queued', 'queueLength');
-  const answered = pickNum(s, 'answered', 'requests.answered', 'completed', 'requests.completed', 'counts.answered', 'served') ?? state.tally.items;
-  const met = pickNum(s, 'deadlineMet', 'requests.deadlineMet', 'counts.deadlineMet', 'met');
-  const attainPct = pickNum(s, 'deadlineAttainmentPct', 'attainmentPct') ?? (() => {
-    const frac = pickNum(s, 'deadlineAttainment', 'attainment');
-    if (frac !== undefined) return frac <= 1 ? frac * 100 : frac;
-    return met !== undefined && answered ? (100 * met) / answered : undefined;
-  })();
-  const costUsd = pickNum(s, 'costUsd', 'totalCostUsd', 'cost.totalUsd', 'cumulativeCostUsd') ?? state.tally.costUsd;
-  const per1k = pickNum(s, 'costPer1000Usd', 'costPer1kUsd') ?? (answered ? (costUsd / answered) * 1000 : undefined);
-
-  push(state.t, t);
-  push(state.rate, rate ?? null);
-  push(state.rateEst, pickNum(state.plan, 'estimates.rate.rateRps', 'plan.rateRps') ?? null);
-  // An estimator that sees no size-dependence in transfer time (loopback) reports an unbounded
-  // bandwidth (up to Number.MAX_VALUE): show it as such and keep it off the chart's scale.
-  const bwUnbounded = bwMbps !== undefined && bwMbps > MAX_PLAUSIBLE_MBPS;
-  push(state.bandwidth, bwUnbounded ? null : (bwMbps ?? null));
-  push(state.queue, queue ?? null);
-  push(state.costUsd, costUsd ?? null);
-  push(state.attainPct, attainPct ?? null);
-
-  setText('kpi-requests', fmt(answered, 0));
-  setText('kpi-rate', fmt(rate, 2));
-  setText('kpi-bw', bwUnbounded ? '∞' : fmt(bwMbps, 1));
-  setText('kpi-queue', fmt(queue, 0));
-  setText('kpi-attain', fmt(attainPct, 1));
-  setText('kpi-cost', fmtUsd(costUsd));
-  setText('kpi-cost1k', fmtUsd(per1k));
-  const replans = pickNum(s, 'replans', 'planVersion');
-  if (replans !== undefined) setText('kpi-replans', fmt(replans, 0));
-  const cps = pickNum(s, 'changepoints');
-  if (cps !== undefined) setText('kpi-cps', fmt(Math.max(cps, state.changepoints.length), 0));
-
-  // Route shares from the agent's own counters when it has them (complete since start).
-  const routes = pick(s, 'routes', 'routeItems', 'byTarget');
-  if (routes) {
-    for (const [target, v] of entriesOf(routes)) {
-      const items = num(pick(v, 'items', 'requests', 'count')) ?? num(v);
-      if (items !== undefined) {
-        noteTarget(target);
-        state.routeItems.set(target, items);
-      }
+/** One line of text per event type, from the fields the runtime and the core publish. */
+function describeEvent(e) {
+  const d = e.data ?? {};
+  switch (e.type) {
+    case 'dispatch':
+      return `${d.batchSize} → ${d.target} (predicted ${fmt(d.predictedMs, 0)} ms${d.atRisk ? ', at risk' : ''})`;
+    case 'complete':
+      return d.ok === false ? `${d.batchSize} on ${d.target} failed: ${d.error}` : `${d.batchSize} on ${d.target} ${fmt(d.durationMs, 0)} ms${d.coldStart ? ' (cold start)' : ''}`;
+    case 'changepoint': {
+      const lagMs = Math.max(0, (d.atMs ?? 0) - (d.changeAtMs ?? d.atMs ?? 0));
+      return `${d.stream}${lagMs > 0 ? ` ${fmt(lagMs / 1000, 1)} s ago` : ''} (p ${fmt(d.pChange, 2)})`;
     }
+    case 'replan':
+      return `#${d.version}: ${d.reason}`;
+    case 'unhealthy':
+      return `${d.target} excluded`;
+    case 'healthy':
+      return `${d.target} back`;
+    case 'probe':
+      return `${d.reason} → ${d.target}`;
+    case 'reject':
+      return `${d.code}`;
+    default:
+      return JSON.stringify(d).slice(0, 120);
   }
+}
+
+function addEvents(events) {
+  if (events.length === 0) return;
+  const ol = document.getElementById('events');
+  const html = events
+    .slice(-MAX_LISTED_EVENTS)
+    .reverse()
+    .map((e) => `<li data-type="${escapeHtml(e.type)}"><span class="kind">${escapeHtml(e.type)}</span>${escapeHtml(new Date(e.epochMs).toLocaleTimeString())} ${escapeHtml(describeEvent(e))}</li>`)
+    .join('');
+  ol.insertAdjacentHTML('afterbegin', html);
+  while (ol.children.length > MAX_LISTED_EVENTS) ol.lastElementChild.remove();
+}
+
+// ---------------------------------------------------------------- polling
+
+function applyHistory(h) {
+  state.windowMs = h.windowMs;
+  state.seq = h.seq;
+  for (const p of h.points) {
+    for (const t of Object.keys(p.batches)) noteTarget(t);
+    for (const t of Object.keys(p.answeredBy)) noteTarget(t);
+  }
+  state.points.push(...h.points);
+  state.changepoints.push(...h.changepoints);
+  const last = state.points[state.points.length - 1];
+  if (last) {
+    const from = last.epochMs - state.windowMs;
+    while (state.points.length && state.points[0].epochMs < from) state.points.shift();
+    while (state.changepoints.length && state.changepoints[0].epochMs < from) state.changepoints.shift();
+  }
+  addEvents(h.events);
   renderSeries();
-  renderBatches();
+  renderWindow();
+  renderKpis();
 }
 
-function onDispatch(d) {
-  const target = pick(d, 'target', 'route.target', 'tier') ?? '?';
-  const size = pickNum(d, 'batchSize', 'size', 'items', 'route.batchSize') ?? 0;
-  noteTarget(target);
-  const b = state.batches;
-  push(b.t, (pickNum(d, 'epochMs') ?? Date.now()) / 1000, MAX_BATCH_POINTS);
-  push(b.target, target, MAX_BATCH_POINTS);
-  push(b.size, size, MAX_BATCH_POINTS);
-  if (!pick(state.lastStats, 'routes', 'routeItems', 'byTarget')) state.routeItems.set(target, (state.routeItems.get(target) ?? 0) + size);
-  const predicted = pickNum(d, 'predictedMs');
-  logEvent('dispatch', `${size} → ${target}${predicted !== undefined ? ` (predicted ${predicted.toFixed(0)} ms)` : ''}`);
-  renderBatches();
-}
-
-/** A batch came back (or failed): the page's own cost tally, for agents whose stats lack one. */
-function onComplete(d) {
-  const target = pick(d, 'target') ?? '?';
-  const size = pickNum(d, 'batchSize') ?? 0;
-  if (pick(d, 'ok') !== false) state.tally.items += size;
-  state.tally.costUsd += pickNum(d, 'costUsd') ?? 0;
-  const ms = pickNum(d, 'durationMs', 'wallMs');
-  const what = pick(d, 'ok') === false ? `failed: ${pick(d, 'error', 'message') ?? '?'}` : `${ms === undefined ? '' : `${ms.toFixed(0)} ms`}${pick(d, 'coldStart') ? ' (cold start)' : ''}`;
-  logEvent('complete', `${size} on ${target} ${what}`);
-}
-
-function onChangepoint(c) {
-  const kind = String(pick(c, 'stream', 'kind', 'series', 'signal') ?? 'arrivals');
-  // Mark when the change happened (changeAtMs), not when BOCPD became sure of it (atMs); both
-  // are on the agent's monotonic clock, epochMs is the wall time of the event.
-  const epochMs = pickNum(c, 'epochMs') ?? Date.now();
-  const lagMs = (pickNum(c, 'atMs') ?? 0) - (pickNum(c, 'changeAtMs') ?? pickNum(c, 'atMs') ?? 0);
-  state.changepoints.push({ t: (epochMs - Math.max(0, lagMs)) / 1000, kind });
-  setText('kpi-cps', String(Math.max(state.changepoints.length, Number(document.getElementById('kpi-cps').textContent) || 0)));
-  const p = pickNum(c, 'pChange');
-  logEvent('changepoint', `${kind}${lagMs > 0 ? ` ${(lagMs / 1000).toFixed(1)} s ago` : ''}${p !== undefined ? ` (p ${p.toFixed(2)})` : ''}`);
-  charts['chart-rate']?.redraw();
-  charts['chart-link']?.redraw();
-}
-
-function onReplan(r) {
-  const reason = pick(r, 'reason', 'cause', 'why');
-  logEvent('replan', reason ? String(reason) : 'new plan');
-  const v = pickNum(r, 'version', 'planVersion', 'replans');
-  if (v !== undefined) setText('kpi-replans', fmt(v, 0));
-  pollPlan(); // show the new plan now, not at the next poll
-}
-
-function parse(ev) {
-  try {
-    return JSON.parse(ev.data);
-  } catch {
-    return {};
-  }
-}
-
-function connect() {
+let historyBusy = false;
+async function pollHistory() {
+  if (historyBusy) return;
+  historyBusy = true;
   const conn = document.getElementById('conn');
-  const es = new EventSource('/v1/events');
-  es.onopen = () => {
+  try {
+    const res = await fetch(`/v1/history${state.seq ? `?after=${state.seq}` : ''}`, { cache: 'no-store' });
+    if (!res.ok) throw new Error(`GET /v1/history: ${res.status}`);
+    const h = await res.json();
+    // A restarted agent starts its sequence again: start over.
+    if (h.seq < state.seq) {
+      state.points = [];
+      state.changepoints = [];
+      state.seq = 0;
+      document.getElementById('events').innerHTML = '';
+    } else {
+      applyHistory(h);
+    }
     conn.dataset.state = 'live';
     conn.textContent = 'live';
-  };
-  es.onerror = () => {
-    // EventSource reconnects on its own; just say so.
+    document.body.dataset.historyLoaded = 'true';
+  } catch {
     conn.dataset.state = 'error';
     conn.textContent = 'reconnecting…';
-  };
-  es.addEventListener('stats', (ev) => onStats(parse(ev)));
-  es.addEventListener('dispatch', (ev) => onDispatch(parse(ev)));
-  es.addEventListener('complete', (ev) => onComplete(parse(ev)));
-  es.addEventListener('changepoint', (ev) => onChangepoint(parse(ev)));
-  es.addEventListener('replan', (ev) => onReplan(parse(ev)));
-  // Servers that send unnamed events with a `type` field.
-  es.onmessage = (ev) => {
-    const d = parse(ev);
-    const type = pick(d, 'type', 'event');
-    const body = pick(d, 'data', 'payload') ?? d;
-    if (type === 'stats') onStats(body);
-    else if (type === 'dispatch') onDispatch(body);
-    else if (type === 'complete') onComplete(body);
-    else if (type === 'changepoint') onChangepoint(body);
-    else if (type === 'replan') onReplan(body);
-  };
+  } finally {
+    historyBusy = false;
+  }
 }
 
-let polling = false;
+let planBusy = false;
 async function pollPlan() {
-  if (polling) return;
-  polling = true;
+  if (planBusy) return;
+  planBusy = true;
   try {
     const res = await fetch('/v1/plan', { cache: 'no-store' });
     if (res.ok) {
-      state.plan = await res.json();
-      renderTiers();
-      renderFits();
-      const rate = pickNum(state.plan, 'estimates.rate.rateRps', 'rateRps');
-      if (rate !== undefined && state.t.length === 0) setText('kpi-rate', fmt(rate, 2));
+      state.snapshot = await res.json();
+      renderPlan();
       document.body.dataset.planLoaded = 'true';
     }
   } catch {
     // The agent may be restarting; the next poll retries.
   } finally {
-    polling = false;
+    planBusy = false;
   }
 }
 
 initCharts();
-connect();
+pollHistory();
 pollPlan();
+setInterval(pollHistory, HISTORY_POLL_MS);
 setInterval(pollPlan, PLAN_POLL_MS);

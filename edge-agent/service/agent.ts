@@ -164,7 +164,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
     performance.now(),
   );
   const runtime = new AgentRuntime({ scheduler, backends, logger, model: cfg.model });
-  const app = createApp(runtime, { defaultDeadlineMs: cfg.defaultDeadlineMs, maxDeadlineMs: cfg.maxDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, token: cfg.token, model: cfg.model });
+  const app = createApp(runtime, { defaultDeadlineMs: cfg.defaultDeadlineMs, maxDeadlineMs: cfg.maxDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, maxBatch: cfg.maxBatch, token: cfg.token, model: cfg.model });
   if (!cfg.token && !isLoopback(cfg.host)) {
     logger.warn({ host: cfg.host }, 'listening on a non-loopback address without a token: anyone who can reach it can use the agent; set AGENT_TOKEN');
   }

@@ -47,3 +47,39 @@ export const batchAnswerSchema = z
 export const base64ImageSchema = z.object({ image: z.string().meta({ description: 'base64 of a PNG, JPEG or WebP image' }) });
 
 export const readyAnswerSchema = z.object({ ready: z.boolean(), backends: z.array(z.string()).optional(), targets: z.array(z.string()).optional() });
+
+const targetBatchesSchema = z.object({ batches: z.number().int().min(0), items: z.number().int().min(0), maxBatchSize: z.number().int().min(0) });
+
+export const historyPointSchema = z.object({
+  seq: z.number().int().positive(),
+  epochMs: z.number(),
+  arrivals: z.number().int().min(0).meta({ description: 'Requests admitted since the previous point' }),
+  rateRps: z.number().min(0).meta({ description: 'Measured arrival rate, 5-s window' }),
+  rateEstimateRps: z.number().min(0).nullable().meta({ description: "The core's estimate (BOCPD segment)" }),
+  rateShownRps: z.number().min(0).nullable().meta({ description: 'The estimate capped at 3 / seconds since the last arrival (what the dashboard draws)' }),
+  sinceArrivalMs: z.number().min(0).nullable(),
+  uplinkMbps: z.number().nullable(),
+  queueDepth: z.number().int().min(0),
+  inFlight: z.number().int().min(0),
+  answered: z.number().int().min(0),
+  deadlineMet: z.number().int().min(0),
+  deadlineAttainment: z.number().min(0).max(1).nullable(),
+  costUsd: z.number().min(0),
+  costPer1000Usd: z.number().min(0).nullable(),
+  rejected: z.number().int().min(0),
+  replans: z.number().int().min(0),
+  changepoints: z.number().int().min(0),
+  answeredBy: z.record(z.string(), z.number().int().positive()).meta({ description: 'Items answered since the previous point, by target' }),
+  batches: z.record(z.string(), targetBatchesSchema).meta({ description: 'Batches completed since the previous point, by target' }),
+});
+
+export const historyEventSchema = z.object({ seq: z.number().int().positive(), type: z.string(), epochMs: z.number(), data: z.unknown() });
+
+export const historySchema = z.object({
+  windowMs: z.number().int().positive(),
+  stepMs: z.number().int().positive(),
+  seq: z.number().int().min(0).meta({ description: 'Pass as `?after=` to get only newer points and events' }),
+  points: z.array(historyPointSchema).meta({ description: 'The last 15 min of 1-s statistics, oldest first' }),
+  events: z.array(historyEventSchema).meta({ description: 'The last 500 events (dispatch, complete, changepoint, replan, …), oldest first' }),
+  changepoints: z.array(historyEventSchema).meta({ description: 'Changepoint events of the whole window' }),
+});

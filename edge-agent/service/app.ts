@@ -8,7 +8,9 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { HttpError, retryAfterSeconds } from './errors.ts';
+import { History } from './history.ts';
 import { inferRoutes } from './infer-routes.ts';
+import { isOipInferPath, isOipPath, oipErrorBody, oipRoutes } from './oip-routes.ts';
 import { openApiRoutes } from './openapi.ts';
 import type { AgentRuntime } from './runtime.ts';
 import { statusRoutes } from './status-routes.ts';
@@ -31,7 +33,12 @@ export interface AppOptions {
   readonly maxBodyBytes?: number;
   /** Model the agent serves; a request naming another (`?model=`) gets 400 unknown_model. */
   readonly model?: string;
-  /** Bearer token required on /v1/* and /metrics; none = open. */
+  /**
+   * Most images in one `/v2/.../infer` request (`max_batch_size` of the model config).
+   * @default 16
+   */
+  readonly maxBatch?: number;
+  /** Bearer token required on /v1/*, /v2/models/* and /metrics; none = open. */
   readonly token?: string;
   /**
    * Serve the live dashboard at `/`.
@@ -39,6 +46,9 @@ export interface AppOptions {
    */
   readonly dashboard?: boolean;
 }
+
+/** Model name in /v2 paths when the app is built without one (the agent always names it). */
+const DEFAULT_OIP_MODEL = 'ocr-rec';
 
 function positive(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt;
@@ -52,7 +62,13 @@ function digest(s: string): Buffer {
 
 /** Paths that need the token when one is configured. */
 function guarded(path: string): boolean {
-  return path.startsWith('/v1/') || path === '/metrics';
+  // The protocol's health and server metadata stay open, like /healthz (probes carry no token).
+  return path.startsWith('/v1/') || path.startsWith('/v2/models/') || path === '/metrics';
+}
+
+/** The error body of a path: the protocol's `{"error": "..."}` under /v2, else `{"error": {code, message}}`. */
+function errorBody(path: string, e: HttpError): object {
+  return isOipPath(path) ? oipErrorBody(e) : e.toJSON();
 }
 
 /**
@@ -77,15 +93,15 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
     // Refusals thrown before the access log ran (401) are logged here.
     else if (e.status === 401) log.info({ reqId: c.req.header('x-request-id'), method: c.req.method, path: c.req.path, status: 401 }, 'request refused');
     if (e.status === 503) c.header('Retry-After', retryAfterSeconds(e.retryAfterMs));
-    return c.json(e.toJSON(), e.status);
+    return c.json(errorBody(c.req.path, e), e.status);
   });
-  app.notFound((c) => c.json(new HttpError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
+  app.notFound((c) => c.json(errorBody(c.req.path, new HttpError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404));
 
   // The body is left unread, so the connection cannot carry another request: say so, or a
   // keep-alive client would reuse a socket the server is about to close.
   const tooLarge = (c: Context) => {
     c.header('Connection', 'close');
-    return c.json(new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`).toJSON(), 413);
+    return c.json(errorBody(c.req.path, new HttpError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes (maxBodyBytes)`)), 413);
   };
   // Streamed (chunked) bodies are counted as they arrive by Hono's bodyLimit; a declared
   // Content-Length is checked inline without touching `c.req.raw`, which is costly to build.
@@ -110,7 +126,7 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
     const t0 = performance.now();
     const path = c.req.path;
     if (tokenDigest && guarded(path)) authorise(c, path);
-    if (path.startsWith('/v1/infer')) {
+    if (path.startsWith('/v1/infer') || isOipInferPath(path)) {
       const declared = c.req.header('content-length');
       if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
         // It answers a Response when over the limit; otherwise it ran the route through next().
@@ -137,7 +153,9 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
 
   app.route('/', inferRoutes(runtime, { defaultDeadlineMs, maxDeadlineMs, model: options.model }));
   app.route('/', statusRoutes(runtime));
+  app.route('/', oipRoutes(runtime, { model: options.model ?? DEFAULT_OIP_MODEL, defaultDeadlineMs, maxDeadlineMs, maxBatchSize: positive('maxBatch', options.maxBatch, 16) }));
   app.route('/', openApiRoutes());
-  if (options.dashboard ?? true) app.route('/', dashboardRoutes());
+  // The history listens from now on, so the page shows what happened before it was opened.
+  if (options.dashboard ?? true) app.route('/', dashboardRoutes({ history: new History(runtime) }));
   return app;
 }

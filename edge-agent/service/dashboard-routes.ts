@@ -1,6 +1,7 @@
 /**
- * The live dashboard: a static page (edge-agent/dashboard/) that draws the agent's own SSE
- * stream (`/v1/events`) and plan (`/v1/plan`) with uPlot. No build chain: the page is plain
+ * The live dashboard: a static page (edge-agent/dashboard/) that draws the agent's history
+ * (`/v1/history`: the last 15 min of 1-s points and the last 500 events, polled for what is new)
+ * and plan (`/v1/plan`) with uPlot. No build chain: the page is plain
  * HTML/JS/CSS, and uPlot is served from the installed npm package so the page works offline.
  *
  * All files are read once, when the sub-app is built, so a missing asset fails at startup
@@ -11,6 +12,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
+import { HttpError } from './errors.ts';
+import type { History } from './history.ts';
 
 /** Folder holding index.html, dashboard.js and dashboard.css. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
@@ -44,6 +47,8 @@ export interface DashboardRoutesOptions {
    * @default DASHBOARD_DIR (edge-agent/dashboard/)
    */
   readonly dir?: string;
+  /** The agent's history; without one, `GET /v1/history` is not served (the page then stays empty). */
+  readonly history?: History;
 }
 
 function readAsset(path: string, type: string): Asset {
@@ -82,6 +87,16 @@ export function dashboardRoutes(options: DashboardRoutesOptions = {}): Hono {
   // The page changes with the repo, the vendored library only with package upgrades.
   app.get('/', () => send(page.get('index.html'), 'no-cache')!);
   app.get('/dashboard/:file', (c) => send(page.get(c.req.param('file')), 'no-cache') ?? c.json({ error: 'not_found', message: `no dashboard file ${c.req.param('file')}` }, 404));
+  const history = options.history;
+  if (history) {
+    // Whole numbers only: `after` is a sequence number from an earlier answer's `seq`.
+    app.get('/v1/history', (c) => {
+      const raw = c.req.query('after');
+      const after = raw === undefined || raw === '' ? 0 : /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
+      if (Number.isNaN(after)) throw new HttpError(400, 'bad_after', `Expected the after query parameter to be a sequence number (a whole number ≥ 0 from an earlier answer's \`seq\`), got \`${raw!.slice(0, 40)}\``);
+      return c.json(history.snapshot(after), 200, { 'cache-control': 'no-store' });
+    });
+  }
   app.get('/vendor/:file', (c) => send(vendor.get(c.req.param('file')), 'public, max-age=86400') ?? c.json({ error: 'not_found', message: `no vendored file ${c.req.param('file')}` }, 404));
   return app;
 }

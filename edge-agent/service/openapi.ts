@@ -4,7 +4,8 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { base64ImageSchema, batchAnswerSchema, errorBodySchema, inferAnswerSchema, readyAnswerSchema } from './api-schemas.ts';
+import { base64ImageSchema, batchAnswerSchema, errorBodySchema, historySchema, inferAnswerSchema, readyAnswerSchema } from './api-schemas.ts';
+import { oipOpenApiPaths } from './oip-openapi.ts';
 
 function schemaOf(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -69,11 +70,19 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
         },
       },
       '/v1/plan': { get: { summary: 'Current plan and estimates (rate, bandwidth, latency fits, tier costs)', responses: { 200: { description: 'Plan and estimates', content: { 'application/json': { schema: { type: 'object' } } } } } } },
+      '/v1/history': {
+        get: {
+          summary: 'The last 15 min of 1-s statistics and the last 500 events (what the dashboard draws on open)',
+          parameters: [{ name: 'after', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Only points and events with a larger `seq` (from an earlier answer)' }],
+          responses: { 200: { description: 'History', content: json(historySchema) }, 400: error('`after` is not a whole number') },
+        },
+      },
       '/v1/events': { get: { summary: 'Server-sent events: dispatches, completions, changepoints, plan changes, stats', responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'The process is up' } } } },
       '/readyz': { get: { summary: 'Readiness', responses: { 200: { description: 'Backends up', content: json(readyAnswerSchema) }, 503: error('Not ready or shutting down') } } },
       '/': { get: { summary: 'Live dashboard (HTML)', responses: { 200: { description: 'text/html' } } } },
+      ...oipOpenApiPaths(json),
     },
   };
 }
