@@ -53,7 +53,7 @@ export interface HistoryPoint {
   readonly epochMs: number;
   /** Requests admitted since the previous point. */
   readonly arrivals: number;
-  /** Measured arrival rate (the runtime's 5-s window), req/s. */
+  /** Measured arrival rate: admissions over the last 5 points, req/s. */
   readonly rateRps: number;
   /** The core's arrival-rate estimate (BOCPD's current segment), req/s. */
   readonly rateEstimateRps: number | null;
@@ -122,6 +122,9 @@ export function decayedRateRps(estimateRps: number, sinceArrivalMs: number | nul
   if (sinceArrivalMs === null || sinceArrivalMs <= 0) return estimateRps;
   return Math.min(estimateRps, SILENCE_EVIDENCE / (sinceArrivalMs / 1000));
 }
+
+/** Points the measured arrival rate is averaged over (≈ 5 s). */
+const RATE_WINDOW_POINTS = 5;
 
 /** Period of the runtime's `stats` event (STATS_EVERY_MS), ms. */
 const STEP_MS = 1000;
@@ -210,6 +213,18 @@ export class History {
     }
   }
 
+  /** Arrivals per second over the last {@link RATE_WINDOW_POINTS} points (this one's `arrivals` included). */
+  private measuredRateRps(arrivals: number, epochMs: number): number {
+    let n = arrivals;
+    let from = epochMs;
+    for (let k = this.points.length - 1, seen = 1; k >= 0 && seen < RATE_WINDOW_POINTS; k--, seen++) {
+      n += this.points[k].arrivals;
+      from = this.points[k].epochMs;
+    }
+    const spanS = Math.max(1, (epochMs - from) / 1000 + 1);
+    return n / spanS;
+  }
+
   private onStats(s: RuntimeStats): void {
     const admitted = s.answered + s.rejected + this.source.pending;
     const arrivals = Math.max(0, admitted - this.admitted);
@@ -231,7 +246,7 @@ export class History {
       seq: ++this.seq,
       epochMs: s.epochMs,
       arrivals,
-      rateRps: s.rateRps,
+      rateRps: this.measuredRateRps(arrivals, s.epochMs),
       rateEstimateRps,
       rateShownRps: rateEstimateRps === null ? null : decayedRateRps(rateEstimateRps, sinceArrivalMs),
       sinceArrivalMs,
