@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { quantile } from '../shared/stats.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
 import { randomLine, renderTextLine, seededRng } from '../test/helpers/render-text.ts';
 
@@ -138,12 +139,6 @@ async function openLoop(rps: number, seconds: number): Promise<Shot[]> {
   return Promise.all(pending);
 }
 
-function quantile(xs: number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-}
-
 function summary(name: string, shots: Shot[], seconds: number) {
   const ok = shots.filter((s) => s.status === 200);
   const shed = shots.filter((s) => s.status === 503);
@@ -168,9 +163,9 @@ function summary(name: string, shots: Shot[], seconds: number) {
     lost: shots.filter((s) => s.status === 0).length,
     statuses: JSON.stringify(byStatus),
     okMetDeadline: ok.length ? +(ok.filter((s) => s.deadlineMet).length / ok.length).toFixed(4) : NaN,
-    okP50Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.5)),
-    okP99Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.99)),
-    shedP99Ms: Math.round(quantile(shed.map((s) => s.latencyMs), 0.99)),
+    okP50Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.5) ?? NaN),
+    okP99Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.99) ?? NaN),
+    shedP99Ms: Math.round(quantile(shed.map((s) => s.latencyMs), 0.99) ?? NaN),
     meanBatchEdge: +mean(edgeOk.map((s) => s.batchSize!)).toFixed(2),
     meanBatchFc: +mean(fcOk.map((s) => s.batchSize!)).toFixed(2),
     targets: JSON.stringify(byTarget),

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { startLocalFc, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET } from './index.ts';
+import { median } from '../shared/stats.ts';
 import { loadTiers } from '../shared/tiers.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
 
@@ -40,7 +41,6 @@ const time = async (f: () => Promise<unknown>) => {
   await f();
   return performance.now() - t;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const coldMs = await time(() => client.post(path, small, {}, null, { rawBuf: true }));
 const viaFc: number[] = [];
