@@ -31,7 +31,7 @@ import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent } from '../edge-agent/service/agent.ts';
 import { describeChunkSize } from '../edge-agent/backends/local-onnx.ts';
 import { median } from '../shared/stats.ts';
-import { renderTextLine } from '../test/helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 /** The part of autocannon's API this bench uses (the package ships no types). */
 interface CannonResult {

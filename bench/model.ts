@@ -14,7 +14,7 @@ import { createBatchInference } from '../shared/batch-inference.ts';
 import { Rng } from '../shared/rng.ts';
 import { fitLine, median } from '../shared/stats.ts';
 import type { WireItem } from '../shared/wire/index.ts';
-import { randomLine, renderTextLine } from '../test/helpers/render-text.ts';
+import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 
 const { values } = parseArgs({
   options: {

@@ -234,7 +234,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
  * Uses the test helper that renders lines the way the OCR model expects them.
  */
 export async function renderImages(count: number, seed: number): Promise<LoadImage[]> {
-  const { renderTextLine, randomLine } = await import('../test/helpers/render-text.ts');
+  const { renderTextLine, randomLine } = await import('../shared/text-line-images.ts');
   const rng = new Rng(seed);
   const images: LoadImage[] = [];
   for (let i = 0; i < count; i++) {

@@ -271,7 +271,7 @@ export interface ProfileRun {
 
 /** Rendered text-line images to send, `count` of them, deterministic for a seed. */
 async function renderItems(count: number, seed: number): Promise<BatchItem[]> {
-  const { renderTextLine, randomLine } = await import('../test/helpers/render-text.ts');
+  const { renderTextLine, randomLine } = await import('../shared/text-line-images.ts');
   const rng = new Rng(seed);
   const items: BatchItem[] = [];
   for (let i = 0; i < count; i++) {

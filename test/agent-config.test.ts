@@ -6,7 +6,7 @@ import { ConfigError, OPTIONS, helpText, loadConfig, parseConfig } from '../edge
 import { HttpError } from '../edge-agent/service/errors.ts';
 import { bodyOf, checkImage, decodeBase64Image, readImages, sniffImageType } from '../edge-agent/service/image-input.ts';
 import { deadlineBudgetMs } from '../edge-agent/service/infer-routes.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 function config(argv: string[], env: Record<string, string> = {}) {
   const r = loadConfig(argv, env);

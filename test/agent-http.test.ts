@@ -10,7 +10,7 @@ import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { batchAnswerSchema, errorBodySchema, inferAnswerSchema } from '../edge-agent/service/api-schemas.ts';
 import { createApp } from '../edge-agent/service/app.ts';
 import { LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET } from '../local-fc/index.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 const LINES = ['EDGE2026', 'AB12-cd', 'Hello42'];
 const logLines: string[] = [];

@@ -12,7 +12,7 @@ import { createFcBackend } from '../edge-agent/backends/fc.ts';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
-import { randomLine, renderTextLine, seededRng } from './helpers/render-text.ts';
+import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
 
 interface Answer {
   status: number;

@@ -12,7 +12,7 @@ import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { errorBodySchema } from '../edge-agent/service/api-schemas.ts';
 import { composeStringToSign, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, signFc } from '../local-fc/index.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 const TEXT = 'EDGE2026';
 const REQUEST_TIMEOUT_MS = 1500;

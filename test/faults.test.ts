@@ -14,7 +14,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
-import { randomLine, renderTextLine, seededRng } from './helpers/render-text.ts';
+import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
 
 const TIER = 'tier-c2-m4096';
 /** More than one edge worker can finish within 700 ms, even batching all it can (≈ 40 lines). */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalFc, type LocalFc } from '../local-fc/index.ts';
 import { createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
 import { loadTiers } from '../shared/tiers.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 const tiers = loadTiers();
 const tier = tiers.find((t) => t.vcpu === 2) ?? tiers[0];

@@ -9,13 +9,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { startLocalFc, type LocalFc } from '../local-fc/index.ts';
+import { startLocalFc, ECHO_HANDLER_MODULE, type LocalFc } from '../local-fc/index.ts';
 import { createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
 import { FcCredentials, FcCredentialsError, resolveFcCredentials } from '../edge-agent/backends/fc-credentials.ts';
 import { BackendError, type BatchItem } from '../edge-agent/backends/backend.ts';
 import { loadTiers } from '../shared/tiers.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
-import { ECHO_HANDLER, echoProfile } from './helpers/echo-fc.ts';
+import { echoProfile } from './helpers/echo-fc.ts';
 
 const tiers = loadTiers();
 const profile = echoProfile(tiers, { aMs: 30, kMs: 5, coldStartMs: 200 });
@@ -34,7 +34,7 @@ async function backendError(p: Promise<unknown>): Promise<BackendError> {
 let fc: LocalFc;
 let backend: FcBackend;
 beforeAll(async () => {
-  fc = await startLocalFc({ handlerModule: ECHO_HANDLER, profile, maxInstances: 2, keepAliveMs: 30_000 });
+  fc = await startLocalFc({ handlerModule: ECHO_HANDLER_MODULE, profile, maxInstances: 2, keepAliveMs: 30_000 });
   backend = createFcBackend({ tiers, endpoint: fc.url, credentials: new FcCredentials({ accessKeyId: fc.accessKeyId, accessKeySecret: 'local-dev-secret', source: 'test' }) });
 });
 afterAll(async () => {
