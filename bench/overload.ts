@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
 import { quantile } from '../shared/stats.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
 import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
@@ -78,8 +79,9 @@ if (values.tiers !== undefined) {
 
 const rng = seededRng(11);
 const images = await Promise.all(Array.from({ length: 8 }, async () => new Uint8Array(await renderTextLine(randomLine(rng, { minChars: 6, maxChars: 9 })))));
-const agent: RunningAgent = await startAgent(
+const agent: RunningAgent<EmbeddedLocalFc> = await startAgent(
   parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers, logLevel: 'silent', ...(sYaml ? { sYaml } : {}) }),
+  { fc: embeddedLocalFc() },
 );
 let unhandled = 0;
 process.on('unhandledRejection', () => void unhandled++);
@@ -193,7 +195,7 @@ try {
       queueDepthAfter: rt.queueDepth,
       busyAfter: rt.busy,
       unhandledRejections: unhandled,
-      fcLedger: agent.localFc?.ledger().total,
+      fcLedger: agent.fc?.localFc.ledger().total,
     }),
   );
 } finally {

@@ -308,9 +308,10 @@ async function fcRunners(kind: 'local' | 'fc', tiers: readonly Tier[]): Promise<
   let backend: FcBackend;
   if (kind === 'local') {
     const { startLocalFc } = await import('../local-fc/index.ts');
+    const { localFcEndpoint } = await import('../edge-agent/dev/embedded-local-fc.ts');
     const fc = await startLocalFc({ tiers });
     localFc = fc;
-    backend = createFcBackend({ tiers, endpoint: fc.url, accountId: fc.accountId, region: fc.region });
+    backend = createFcBackend({ tiers, ...localFcEndpoint(fc) });
   } else {
     // Real FC: account, region and AccessKey pair from the environment (FC_ACCOUNT_ID, FC_REGION, ...).
     backend = createFcBackend({ tiers });

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalFc, type LocalFc } from '../local-fc/index.ts';
 import { createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
+import { localFcEndpoint } from '../edge-agent/dev/embedded-local-fc.ts';
 import { loadTiers } from '../shared/tiers.ts';
 import { renderTextLine } from '../shared/text-line-images.ts';
 
@@ -17,7 +18,7 @@ let backend: FcBackend;
 beforeAll(async () => {
   // Default handler module (functions/index.ts) and default profile: the real thing.
   fc = await startLocalFc({ tiers: [tier], maxInstances: 1, keepAliveMs: 60_000 });
-  backend = createFcBackend({ tiers: [tier], endpoint: fc.url });
+  backend = createFcBackend({ tiers: [tier], ...localFcEndpoint(fc) });
 });
 afterAll(async () => {
   await backend?.close();
