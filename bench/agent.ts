@@ -30,7 +30,8 @@ import { createBatchInference, type BatchInference } from '../shared/batch-infer
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent } from '../edge-agent/service/agent.ts';
 import { describeChunkSize } from '../edge-agent/backends/local-onnx.ts';
-import { renderTextLine } from '../test/helpers/render-text.ts';
+import { median } from '../shared/stats.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 /** The part of autocannon's API this bench uses (the package ships no types). */
 interface CannonResult {
@@ -97,11 +98,6 @@ async function echoServer(): Promise<{ url: string; close: () => Promise<void> }
   await new Promise<void>((r) => server.once('listening', () => r()));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}/echo`, close: () => new Promise((r) => server.close(() => r())) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function overhead(png: Buffer): Promise<void> {

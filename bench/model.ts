@@ -12,8 +12,9 @@
 import { parseArgs } from 'node:util';
 import { createBatchInference } from '../shared/batch-inference.ts';
 import { Rng } from '../shared/rng.ts';
+import { fitLine, median } from '../shared/stats.ts';
 import type { WireItem } from '../shared/wire/index.ts';
-import { randomLine, renderTextLine } from '../test/helpers/render-text.ts';
+import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,27 +42,17 @@ const [seed] = positiveInts('seed', values.seed);
 // cost into the batch-size effect.
 const [chars] = positiveInts('chars', values.chars);
 
-/** Least-squares fit of y = a + k·x. */
-function fitLine(xs: number[], ys: number[]): { a: number; k: number; r2: number } {
-  const n = xs.length;
-  const mx = xs.reduce((s, x) => s + x, 0) / n;
-  const my = ys.reduce((s, y) => s + y, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-    syy += (ys[i] - my) ** 2;
+/** The shared least-squares line (a, k ≥ 0) and its R² = 1 − SS_res/SS_tot. */
+function fitWithR2(xs: number[], ys: number[]): { a: number; k: number; r2: number } {
+  const { a, k } = fitLine(xs, ys);
+  const my = ys.reduce((s, y) => s + y, 0) / ys.length;
+  let ssRes = 0;
+  let ssTot = 0;
+  for (let i = 0; i < xs.length; i++) {
+    ssRes += (ys[i] - (a + k * xs[i])) ** 2;
+    ssTot += (ys[i] - my) ** 2;
   }
-  const k = sxx > 0 ? sxy / sxx : 0;
-  const a = my - k * mx;
-  return { a, k, r2: syy > 0 ? (sxy * sxy) / (sxx * syy) : 1 };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return { a, k, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1 };
 }
 
 const rng = new Rng(seed);
@@ -126,7 +117,7 @@ console.log('\n| threads | a (ms) | k (ms/image) | R² |');
 console.log('|---:|---:|---:|---:|');
 for (const threads of threadCounts) {
   const mine = rows.filter((r) => r.threads === threads);
-  const fit = fitLine(
+  const fit = fitWithR2(
     mine.map((r) => r.size),
     mine.map((r) => r.ms),
   );

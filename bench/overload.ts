@@ -25,8 +25,10 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
+import { quantile } from '../shared/stats.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
-import { randomLine, renderTextLine, seededRng } from '../test/helpers/render-text.ts';
+import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
 
 const { values } = parseArgs({
   options: {
@@ -77,8 +79,9 @@ if (values.tiers !== undefined) {
 
 const rng = seededRng(11);
 const images = await Promise.all(Array.from({ length: 8 }, async () => new Uint8Array(await renderTextLine(randomLine(rng, { minChars: 6, maxChars: 9 })))));
-const agent: RunningAgent = await startAgent(
+const agent: RunningAgent<EmbeddedLocalFc> = await startAgent(
   parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers, logLevel: 'silent', ...(sYaml ? { sYaml } : {}) }),
+  { fc: embeddedLocalFc() },
 );
 let unhandled = 0;
 process.on('unhandledRejection', () => void unhandled++);
@@ -138,12 +141,6 @@ async function openLoop(rps: number, seconds: number): Promise<Shot[]> {
   return Promise.all(pending);
 }
 
-function quantile(xs: number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-}
-
 function summary(name: string, shots: Shot[], seconds: number) {
   const ok = shots.filter((s) => s.status === 200);
   const shed = shots.filter((s) => s.status === 503);
@@ -168,9 +165,9 @@ function summary(name: string, shots: Shot[], seconds: number) {
     lost: shots.filter((s) => s.status === 0).length,
     statuses: JSON.stringify(byStatus),
     okMetDeadline: ok.length ? +(ok.filter((s) => s.deadlineMet).length / ok.length).toFixed(4) : NaN,
-    okP50Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.5)),
-    okP99Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.99)),
-    shedP99Ms: Math.round(quantile(shed.map((s) => s.latencyMs), 0.99)),
+    okP50Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.5) ?? NaN),
+    okP99Ms: Math.round(quantile(ok.map((s) => s.latencyMs), 0.99) ?? NaN),
+    shedP99Ms: Math.round(quantile(shed.map((s) => s.latencyMs), 0.99) ?? NaN),
     meanBatchEdge: +mean(edgeOk.map((s) => s.batchSize!)).toFixed(2),
     meanBatchFc: +mean(fcOk.map((s) => s.batchSize!)).toFixed(2),
     targets: JSON.stringify(byTarget),
@@ -198,7 +195,7 @@ try {
       queueDepthAfter: rt.queueDepth,
       busyAfter: rt.busy,
       unhandledRejections: unhandled,
-      fcLedger: agent.localFc?.ledger().total,
+      fcLedger: agent.fc?.localFc.ledger().total,
     }),
   );
 } finally {

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { Rng } from '../shared/rng.ts';
+import { quantile } from '../shared/stats.ts';
 import { ARRIVAL_FORMATS, loadArrivals, scaleRate, type ArrivalFormat } from '../shared/traces/arrivals.ts';
 
 /** One image the generator can send, with the text it shows. */
@@ -95,13 +96,6 @@ export interface LoadSummary {
   readonly deadlineMs: number;
 }
 
-/** Nearest-rank percentile (an observed value); 0 for no data. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-}
-
 function normaliseText(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
@@ -138,7 +132,7 @@ export function summarise(outcomes: readonly RequestOutcome[], meta: { planned: 
     correct: ok.filter((o) => o.text !== undefined && normaliseText(o.text) === normaliseText(o.expectedText)).length,
     deadlineMet: ok.filter((o) => o.deadlineMet === true).length,
     withinDeadlineClient: ok.filter((o) => o.latencyMs <= meta.deadlineMs).length,
-    latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99), max: latencies.length ? Math.max(...latencies) : 0 },
+    latencyMs: { p50: quantile(latencies, 0.5) ?? 0, p95: quantile(latencies, 0.95) ?? 0, p99: quantile(latencies, 0.99) ?? 0, max: latencies.length ? Math.max(...latencies) : 0 },
     costUsd,
     costPer1000Usd: ok.length ? (costUsd / ok.length) * 1000 : 0,
     routeShares,
@@ -240,7 +234,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
  * Uses the test helper that renders lines the way the OCR model expects them.
  */
 export async function renderImages(count: number, seed: number): Promise<LoadImage[]> {
-  const { renderTextLine, randomLine } = await import('../test/helpers/render-text.ts');
+  const { renderTextLine, randomLine } = await import('../shared/text-line-images.ts');
   const rng = new Rng(seed);
   const images: LoadImage[] = [];
   for (let i = 0; i < count; i++) {

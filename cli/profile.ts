@@ -24,6 +24,7 @@ import type { FcBackend } from '../edge-agent/backends/fc.ts';
 import type { LocalFc } from '../local-fc/index.ts';
 import { costOf } from '../shared/pricing.ts';
 import { Rng } from '../shared/rng.ts';
+import { fitLine, median, quantile } from '../shared/stats.ts';
 import { loadProfile, predictMs, profileSchema, type Profile, type TargetProfile } from '../shared/profile.ts';
 import { loadTiers, type Tier } from '../shared/tiers.ts';
 
@@ -55,44 +56,19 @@ export interface LinearFit {
   readonly samples: number;
 }
 
-/** Empirical quantile by linear interpolation between order statistics; 0 for no data. */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return 0;
-  const s = [...values].sort((x, y) => x - y);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-}
-
 /**
- * Least-squares fit of latency = a + k·b, constrained to a, k ≥ 0 (the profile schema's domain:
- * a negative intercept or slope is noise, not physics), with residual quantiles for the tail.
+ * Least-squares fit of latency = a + k·b with a, k ≥ 0 (shared/stats.ts `fitLine`, the one the
+ * simulator uses too), with nearest-rank residual quantiles for the tail (as the core computes
+ * them online).
  * @example fitLinear([{ batchSize: 1, latencyMs: 12 }, { batchSize: 4, latencyMs: 30 }]) // a 6, k 6
  */
 export function fitLinear(points: readonly { batchSize: number; latencyMs: number }[]): LinearFit {
   const n = points.length;
   if (n === 0) throw new RangeError('Expected at least one sample to fit, got 0');
-  const meanB = points.reduce((s, p) => s + p.batchSize, 0) / n;
-  const meanY = points.reduce((s, p) => s + p.latencyMs, 0) / n;
-  let sbb = 0;
-  let sby = 0;
-  for (const p of points) {
-    sbb += (p.batchSize - meanB) ** 2;
-    sby += (p.batchSize - meanB) * (p.latencyMs - meanY);
-  }
-  // One batch size only: no slope is identifiable; attribute the time per item (a = 0).
-  let k = sbb > 0 ? sby / sbb : meanB > 0 ? meanY / meanB : 0;
-  let a = meanY - k * meanB;
-  if (k < 0) {
-    k = 0;
-    a = meanY;
-  } else if (a < 0) {
-    // Refit through the origin: k = Σby / Σb².
-    a = 0;
-    const sb2 = points.reduce((s, p) => s + p.batchSize ** 2, 0);
-    k = sb2 > 0 ? points.reduce((s, p) => s + p.batchSize * p.latencyMs, 0) / sb2 : 0;
-  }
+  const { a, k } = fitLine(
+    points.map((p) => p.batchSize),
+    points.map((p) => p.latencyMs),
+  );
   const residuals = points.map((p) => p.latencyMs - (a + k * p.batchSize));
   const relativeResiduals = points.map((p) => {
     const fitted = a + k * p.batchSize;
@@ -101,8 +77,8 @@ export function fitLinear(points: readonly { batchSize: number; latencyMs: numbe
   return {
     aMs: round(a, 3),
     kMs: round(k, 3),
-    residualQ95Ms: round(Math.max(0, quantile(residuals, 0.95)), 3),
-    residualQ99Ms: round(Math.max(0, quantile(residuals, 0.99)), 3),
+    residualQ95Ms: round(Math.max(0, quantile(residuals, 0.95) ?? 0), 3),
+    residualQ99Ms: round(Math.max(0, quantile(residuals, 0.99) ?? 0), 3),
     relativeResiduals,
     samples: n,
   };
@@ -295,7 +271,7 @@ export interface ProfileRun {
 
 /** Rendered text-line images to send, `count` of them, deterministic for a seed. */
 async function renderItems(count: number, seed: number): Promise<BatchItem[]> {
-  const { renderTextLine, randomLine } = await import('../test/helpers/render-text.ts');
+  const { renderTextLine, randomLine } = await import('../shared/text-line-images.ts');
   const rng = new Rng(seed);
   const items: BatchItem[] = [];
   for (let i = 0; i < count; i++) {
@@ -332,9 +308,10 @@ async function fcRunners(kind: 'local' | 'fc', tiers: readonly Tier[]): Promise<
   let backend: FcBackend;
   if (kind === 'local') {
     const { startLocalFc } = await import('../local-fc/index.ts');
+    const { localFcEndpoint } = await import('../edge-agent/dev/embedded-local-fc.ts');
     const fc = await startLocalFc({ tiers });
     localFc = fc;
-    backend = createFcBackend({ tiers, endpoint: fc.url, accountId: fc.accountId, region: fc.region });
+    backend = createFcBackend({ tiers, ...localFcEndpoint(fc) });
   } else {
     // Real FC: account, region and AccessKey pair from the environment (FC_ACCOUNT_ID, FC_REGION, ...).
     backend = createFcBackend({ tiers });
@@ -457,9 +434,6 @@ export function formatReport(run: ProfileRun, batchSizes: readonly number[], dea
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-function median(xs: readonly number[]): number {
-  return quantile(xs, 0.5);
 }
 function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();

@@ -1,6 +1,6 @@
 /** Public surface of the edge agent: start one, build its app, its configuration. */
 export { startAgent } from './service/agent.ts';
-export type { RunningAgent, StartAgentOptions } from './service/agent.ts';
+export type { RunningAgent, StartAgentOptions, FcConnection, FcProvider } from './service/agent.ts';
 export { createApp } from './service/app.ts';
 export type { AppOptions } from './service/app.ts';
 export { AgentRuntime } from './service/runtime.ts';

@@ -1,6 +1,8 @@
 /**
  * `npm start`: run the edge agent. Reads the configuration (flags, env, --config file), starts
  * the backends and the HTTP server, prints where it listens, and drains on SIGINT/SIGTERM.
+ * With no Function Compute configured, backend `fc` runs against the local FC started
+ * in-process with the tiers of s.yaml (edge-agent/dev/embedded-local-fc.ts).
  */
 import { ConfigError, helpText, loadConfig } from './config.ts';
 
@@ -22,10 +24,14 @@ async function main(): Promise<number> {
   // Loaded only now, so --help and config errors answer without loading ONNX Runtime.
   const { startAgent } = await import('./service/agent.ts');
   const { describeChunkSize } = await import('./backends/local-onnx.ts');
-  const agent = await startAgent(loaded.config);
-  const fc = agent.localFc ? `fc (local FC at ${agent.localFc.url}, ${agent.tiers.length} tiers)` : agent.fcEndpoint ? `fc (${agent.fcEndpoint}, ${agent.tiers.length} tiers)` : null;
+  // Development default: with backend fc on and no FC configured, startAgent calls this provider
+  // and the local FC runs in-process (never loaded for other backends).
+  const fc = loaded.config.backends.includes('fc') ? (await import('./dev/embedded-local-fc.ts')).embeddedLocalFc() : undefined;
+  const agent = await startAgent(loaded.config, fc ? { fc } : {});
+  const fcName = agent.fc?.description ?? agent.fcEndpoint;
+  const fcLine = fcName ? `fc (${fcName}, ${agent.tiers.length} tiers)` : null;
   const chunk = agent.edgeChunkSize === undefined ? '' : `, ${describeChunkSize(agent.edgeChunkSize)}`;
-  const live = [...agent.runtime.backendKinds.filter((k) => k !== 'fc').map((k) => (k === 'edge' ? `edge (${loaded.config.model}, ${loaded.config.edgeWorkers} worker${loaded.config.edgeWorkers > 1 ? 's' : ''}${chunk})` : k)), ...(fc ? [fc] : [])];
+  const live = [...agent.runtime.backendKinds.filter((k) => k !== 'fc').map((k) => (k === 'edge' ? `edge (${loaded.config.model}, ${loaded.config.edgeWorkers} worker${loaded.config.edgeWorkers > 1 ? 's' : ''}${chunk})` : k)), ...(fcLine ? [fcLine] : [])];
   // Plain lines on stderr for humans and scripts (tests read the URL); JSON logs go to stdout.
   process.stderr.write(`edge agent listening on ${agent.url}\nbackends: ${live.join(', ')}\n`);
   agent.logger.info({ url: agent.url, backends: agent.runtime.backendKinds, targets: agent.runtime.targets }, 'listening');

@@ -11,8 +11,8 @@
  */
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { startLocalFc, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET } from './index.ts';
+import { startLocalFc, ECHO_HANDLER_MODULE, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET } from './index.ts';
+import { median } from '../shared/stats.ts';
 import { loadTiers } from '../shared/tiers.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
 
@@ -24,13 +24,12 @@ for (const [k, v] of Object.entries({ n, mbps, kb })) {
   if (!(v > 0)) throw new TypeError(`Expected \`--${k}\` to be a number > 0, got \`${v}\``);
 }
 
-const FIXTURE = fileURLToPath(new URL('../test/fixtures/fc-echo-handler.ts', import.meta.url));
 const Client = createRequire(import.meta.url)('@alicloud/fc2') as new (a: string, c: Record<string, unknown>) => {
   version: string;
   post(p: string, b: Buffer, h?: object, q?: null, o?: object): Promise<unknown>;
 };
 const tier = loadTiers()[0];
-const fc = await startLocalFc({ handlerModule: FIXTURE, profile: false, tiers: [tier], maxInstances: 1 });
+const fc = await startLocalFc({ handlerModule: ECHO_HANDLER_MODULE, profile: false, tiers: [tier], maxInstances: 1 });
 const client = new Client('bench', { accessKeyID: fc.accessKeyId, accessKeySecret: LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, region: tier.region, endpoint: fc.url });
 client.version = '2023-03-30';
 const path = `/functions/${tier.functionName}/invocations`;
@@ -40,12 +39,11 @@ const time = async (f: () => Promise<unknown>) => {
   await f();
   return performance.now() - t;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const coldMs = await time(() => client.post(path, small, {}, null, { rawBuf: true }));
 const viaFc: number[] = [];
 for (let i = 0; i < n; i++) viaFc.push(await time(() => client.post(path, small, {}, null, { rawBuf: true })));
-const { handler } = (await import(FIXTURE)) as { handler: (b: Buffer) => Promise<string> };
+const { handler } = (await import(ECHO_HANDLER_MODULE)) as { handler: (b: Buffer) => Promise<string> };
 await handler(small);
 const direct: number[] = [];
 for (let i = 0; i < n; i++) direct.push(await time(() => handler(small)));

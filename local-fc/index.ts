@@ -1,5 +1,5 @@
 /** Public surface of the local Function Compute. */
-export { startLocalFc, DEFAULT_HANDLER_MODULE, DEFAULT_FC2_SERVICE, MAX_BODY_BYTES } from './server.ts';
+export { startLocalFc, DEFAULT_HANDLER_MODULE, ECHO_HANDLER_MODULE, DEFAULT_FC2_SERVICE, MAX_BODY_BYTES } from './server.ts';
 export type { LocalFc, LocalFcOptions, LocalFcLogger } from './server.ts';
 export { LOCAL_FC_DEFAULT_ACCESS_KEY_ID, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, localFcAccessKey } from './auth.ts';
 export type { LocalAccessKey } from './auth.ts';

@@ -25,6 +25,8 @@ import { localFcAccessKey } from './auth.ts';
 
 /** The handler module instances run by default: the project's FC function. */
 export const DEFAULT_HANDLER_MODULE = fileURLToPath(new URL('../functions/index.ts', import.meta.url));
+/** A fast stand-in handler (wire format, no model) for testing and benchmarking the local FC itself. */
+export const ECHO_HANDLER_MODULE = fileURLToPath(new URL('./echo-handler.ts', import.meta.url));
 /** FC's synchronous-invocation payload limit. */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** FC 2.0 service name the local FC serves its functions under (the s.yaml project name). */

@@ -1,4 +1,5 @@
 /** Summary numbers of one policy's run: the row of the results table and of the JSON output. */
+import { quantileSorted } from '../shared/stats.ts';
 import type { RunTrace } from './engine.ts';
 
 export interface PolicySummary {
@@ -23,13 +24,6 @@ export interface PolicySummary {
   rejectCodes?: Record<string, number>;
 }
 
-/** Nearest-rank quantile of sorted values. */
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number | null {
-  if (sorted.length === 0) return null;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i];
-}
-
 /** Summarise a run. */
 export function summarize(t: RunTrace): PolicySummary {
   const lat: number[] = [];
@@ -50,9 +44,9 @@ export function summarize(t: RunTrace): PolicySummary {
     sloAttainment: t.requests > 0 ? onTime / t.requests : 1,
     costUsd: t.costUsd,
     costPerMillionUsd: t.requests > 0 ? (t.costUsd / t.requests) * 1e6 : 0,
-    p50Ms: quantileSorted(sorted, 0.5),
-    p95Ms: quantileSorted(sorted, 0.95),
-    p99Ms: quantileSorted(sorted, 0.99),
+    p50Ms: quantileSorted(sorted, 0.5) ?? null,
+    p95Ms: quantileSorted(sorted, 0.95) ?? null,
+    p99Ms: quantileSorted(sorted, 0.99) ?? null,
     edgeShare: lat.length > 0 ? edge / lat.length : null,
     invocations: t.invocations,
     coldStarts: t.coldStarts,

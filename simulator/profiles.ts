@@ -8,26 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { profileSchema, ProfileError, type Profile, type TargetProfile } from '../shared/profile.ts';
+import { fitLine, quantileSorted } from '../shared/stats.ts';
 import type { Tier } from '../shared/tiers.ts';
-
-/** Least-squares line through (x, y). */
-export function fitLine(xs: readonly number[], ys: readonly number[]): { a: number; k: number } {
-  const n = xs.length;
-  const mx = xs.reduce((s, x) => s + x, 0) / n;
-  const my = ys.reduce((s, y) => s + y, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-  }
-  const k = sxx > 0 ? Math.max(0, sxy / sxx) : 0;
-  return { a: Math.max(0, my - k * mx), k };
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
 
 /**
  * Fit one target of a measurement TSV (`target batch memory_mb seconds`).
@@ -53,8 +35,8 @@ export function targetFromMeasuredTsv(text: string, target = 'jetson-orin-edge')
   return {
     aMs: a,
     kMs: k,
-    residualQ95Ms: Math.max(0, quantile(abs, 0.95)),
-    residualQ99Ms: Math.max(0, quantile(abs, 0.99)),
+    residualQ95Ms: Math.max(0, quantileSorted(abs, 0.95) ?? 0),
+    residualQ99Ms: Math.max(0, quantileSorted(abs, 0.99) ?? 0),
     coldStartMs: 0,
     samples: xs.length,
     relativeResiduals: rel,

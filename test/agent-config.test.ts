@@ -6,7 +6,7 @@ import { ConfigError, OPTIONS, helpText, loadConfig, parseConfig } from '../edge
 import { HttpError } from '../edge-agent/service/errors.ts';
 import { bodyOf, checkImage, decodeBase64Image, readImages, sniffImageType } from '../edge-agent/service/image-input.ts';
 import { deadlineBudgetMs } from '../edge-agent/service/infer-routes.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 function config(argv: string[], env: Record<string, string> = {}) {
   const r = loadConfig(argv, env);
@@ -148,11 +148,19 @@ describe('agent FC selection and logging', () => {
     const agent = await startAgent(cfg, { env: { serverless_devs_config_home: home, ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-a-real-secret' } });
     try {
       expect(agent.fcEndpoint).toBe('https://1234567890.cn-shanghai.fc.aliyuncs.com');
-      expect(agent.localFc).toBeUndefined();
+      expect(agent.fc).toBeUndefined();
       expect(agent.runtime.targets).toEqual(agent.tiers.map((t) => t.key));
     } finally {
       await agent.shutdown(500);
     }
+  });
+
+  it('backend fc with no FC configured and no provider is a ConfigError (the service never starts the local FC itself)', async () => {
+    const { startAgent } = await import('../edge-agent/service/agent.ts');
+    const home = mkdtempSync(join(tmpdir(), 'agent-home-'));
+    const err = await startAgent(parseConfig({ port: 0, backends: ['fc'], logLevel: 'silent' }), { env: { serverless_devs_config_home: home } }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/backend fc needs a Function Compute.*FC_ACCOUNT_ID/);
   });
 
   it('createLogger redacts secrets and tokens wherever they sit in a logged object', async () => {

@@ -7,14 +7,15 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
 import { batchAnswerSchema, errorBodySchema, inferAnswerSchema } from '../edge-agent/service/api-schemas.ts';
 import { createApp } from '../edge-agent/service/app.ts';
 import { LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET } from '../local-fc/index.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 const LINES = ['EDGE2026', 'AB12-cd', 'Hello42'];
 const logLines: string[] = [];
-let agent: RunningAgent;
+let agent: RunningAgent<EmbeddedLocalFc>;
 let pngs: Uint8Array<ArrayBuffer>[];
 
 beforeAll(async () => {
@@ -24,7 +25,7 @@ beforeAll(async () => {
       cb();
     },
   });
-  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, logLevel: 'debug', maxBodyBytes: 512 * 1024 }), { logDestination: sink });
+  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, logLevel: 'debug', maxBodyBytes: 512 * 1024 }), { logDestination: sink, fc: embeddedLocalFc() });
   pngs = await Promise.all(LINES.map(async (l) => new Uint8Array(await renderTextLine(l))));
 });
 

@@ -11,15 +11,16 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { createFcBackend } from '../edge-agent/backends/fc.ts';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
-import { randomLine, renderTextLine, seededRng } from './helpers/render-text.ts';
+import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
 
 interface Answer {
   status: number;
   body: Record<string, any>;
 }
 
-let agent: RunningAgent;
+let agent: RunningAgent<EmbeddedLocalFc>;
 let images: { text: string; png: Uint8Array<ArrayBuffer> }[];
 
 /** The tier the test keeps: one tier keeps the local FC's model loads (CPU on this box) small. */
@@ -31,7 +32,7 @@ beforeAll(async () => {
   for (const k of Object.keys(doc.resources)) if (k !== TIER) delete doc.resources[k];
   const sYaml = join(mkdtempSync(join(tmpdir(), 'agent-routing-')), 's.yaml');
   writeFileSync(sYaml, stringify(doc));
-  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, intraOpThreads: 1, logLevel: 'silent', sYaml }), { localFc: { maxInstances: 2 } });
+  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, intraOpThreads: 1, logLevel: 'silent', sYaml }), { fc: embeddedLocalFc({ maxInstances: 2 }) });
   const rng = seededRng(7);
   images = await Promise.all(
     Array.from({ length: 6 }, async () => {
@@ -67,23 +68,24 @@ function routes(answers: Answer[]): Record<string, number> {
 
 describe('agent routing', () => {
   it('with the uplink shaped to 1 Mbit/s, batches stay on the edge', async () => {
-    agent.localFc!.setLink({ mbps: 1, rttMs: 40 });
+    agent.fc!.localFc.setLink({ mbps: 1, rttMs: 40 });
     const served: Answer[] = [];
     // Waves the device can serve in time on its own.
     for (let wave = 0; wave < 4; wave++) served.push(...(await burst(8, 2000)));
     const r = routes(served);
     expect(r, JSON.stringify(r)).toEqual({ edge: served.length });
     for (const a of served) expect(a.body.text).toBe(images.find((im) => im.text === a.body.text)?.text);
-    expect(agent.localFc!.ledger().total.invocations, 'no FC call over the slow link').toBe(0);
+    expect(agent.fc!.localFc.ledger().total.invocations, 'no FC call over the slow link').toBe(0);
   });
 
   it('with a fast uplink and the edge saturated, overflow goes to an FC tier that meets the deadline (route and /v1/plan)', async () => {
-    agent.localFc!.setLink({ mbps: null, rttMs: 5 });
+    agent.fc!.localFc.setLink({ mbps: null, rttMs: 5 });
     const tiers = agent.tiers.map((t) => t.key);
     expect(tiers).toEqual([TIER]);
     // Start both local FC instances first (a model load each), as a deployed tier would be warm.
-    const before = agent.localFc!.ledger().total.invocations;
-    const fc = createFcBackend({ tiers: agent.tiers, endpoint: agent.localFc!.url });
+    const before = agent.fc!.localFc.ledger().total.invocations;
+    const { endpoint, accountId, region, credentials } = agent.fc!;
+    const fc = createFcBackend({ tiers: agent.tiers, endpoint, accountId, region, credentials });
     await Promise.all([0, 1].map(() => fc.run(TIER, [{ id: 'warm', type: 'image/png', bytes: images[0].png }], { timeoutMs: 30_000 })));
     await fc.close();
     const answers: Answer[] = [];
@@ -106,7 +108,7 @@ describe('agent routing', () => {
     const planned = JSON.stringify(snap.plan);
     expect(tiers.some((t) => planned.includes(t)), 'the plan names the tiers it may use').toBe(true);
     // The FC answers were real invocations: the two warm-ups plus at least one agent batch.
-    expect(agent.localFc!.ledger().total.invocations - before).toBeGreaterThan(2);
+    expect(agent.fc!.localFc.ledger().total.invocations - before).toBeGreaterThan(2);
   });
 
   it('when the FC tier fails (HTTP 500), its batches are retried on the edge within the deadline; every request still gets one answer', async () => {
@@ -117,7 +119,7 @@ describe('agent routing', () => {
         .filter((l) => l.startsWith(name))
         .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
     };
-    agent.localFc!.setFaults({ '*': { errorRate: 1, errorMode: '5xx' } });
+    agent.fc!.localFc.setFaults({ '*': { errorRate: 1, errorMode: '5xx' } });
     try {
       const retriesBefore = await metric('agent_retries_total');
       const answers: Answer[] = [];
@@ -134,7 +136,7 @@ describe('agent routing', () => {
         if (a.status === 502) expect(a.body.error.message).toContain(TIER);
       }
     } finally {
-      agent.localFc!.setFaults({});
+      agent.fc!.localFc.setFaults({});
     }
   });
 });

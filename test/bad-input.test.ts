@@ -9,15 +9,16 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
 import { errorBodySchema } from '../edge-agent/service/api-schemas.ts';
 import { composeStringToSign, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, signFc } from '../local-fc/index.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 const TEXT = 'EDGE2026';
 const REQUEST_TIMEOUT_MS = 1500;
 const HEADERS_TIMEOUT_MS = 1000;
-let agent: RunningAgent;
+let agent: RunningAgent<EmbeddedLocalFc>;
 let png: Buffer;
 let jpeg: Buffer;
 let webp: Buffer;
@@ -34,7 +35,7 @@ beforeAll(async () => {
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
     }),
-    { localFc: { maxInstances: 1 } },
+    { fc: embeddedLocalFc({ maxInstances: 1 }) },
   );
   png = await renderTextLine(TEXT);
   jpeg = await sharp(png).jpeg({ quality: 90 }).toBuffer();
@@ -160,7 +161,7 @@ function raw(head: string, opts: { drip?: string; dripEveryMs?: number } = {}): 
 
 /** A request to the local FC signed with its AccessKey secret, as @alicloud/fc2 signs it. */
 async function invokeLocalFc(body: Uint8Array, sign = true): Promise<Answer> {
-  const fc = agent.localFc!;
+  const fc = agent.fc!.localFc;
   const path = `/2023-03-30/functions/${agent.tiers[0].functionName}/invocations`;
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream', date: new Date().toUTCString(), 'x-fc-invocation-type': 'Sync' };
   if (sign) headers.authorization = `FC ${fc.accessKeyId}:${signFc(composeStringToSign('POST', path, headers), LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET)}`;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFc, MAX_PACKAGE_BYTES, type BuildResult } from '../scripts/build-fc.ts';
 import { Rng } from '../shared/rng.ts';
 import { batchResponseSchema, encodeBatch } from '../shared/wire/index.ts';
-import { randomLine, renderTextLine } from './helpers/render-text.ts';
+import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 
 const run = promisify(execFile);
 let work: string;

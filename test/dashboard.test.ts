@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { dashboardRoutes } from '../edge-agent/service/dashboard-routes.ts';
 import { Rng } from '../shared/rng.ts';
-import { randomLine, renderTextLine } from './helpers/render-text.ts';
+import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 import { REPO, startAgentProcess, type AgentProcess } from './helpers/agent-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

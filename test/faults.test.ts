@@ -13,13 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
-import { randomLine, renderTextLine, seededRng } from './helpers/render-text.ts';
+import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
 
 const TIER = 'tier-c2-m4096';
 /** More than one edge worker can finish within 700 ms, even batching all it can (≈ 40 lines). */
 const BURST = 96;
-let agent: RunningAgent;
+let agent: RunningAgent<EmbeddedLocalFc>;
 let images: Uint8Array<ArrayBuffer>[];
 let unhandled = 0;
 const onUnhandled = () => void unhandled++;
@@ -38,7 +39,7 @@ beforeAll(async () => {
   const sYaml = join(mkdtempSync(join(tmpdir(), 'faults-')), 's.yaml');
   writeFileSync(sYaml, stringify(doc));
   agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, intraOpThreads: 1, logLevel: 'silent', sYaml }), {
-    localFc: { maxInstances: 2 },
+    fc: embeddedLocalFc({ maxInstances: 2 }),
     // Short cool-downs so the half-open probes happen within the test.
     scheduler: { breakerCooldownMs: 400, breakerMaxCooldownMs: 800, linkProbeMs: 300 },
   });
@@ -92,8 +93,8 @@ async function settledClean(): Promise<void> {
 /** The tier serves again: bursts the edge alone cannot finish in time, until the tier answers a call. */
 async function tierServesAgain(withinMs = 10_000): Promise<void> {
   const end = Date.now() + withinMs;
-  const before = agent.localFc!.ledger().entries.filter((e) => !e.errorType).length;
-  while (agent.localFc!.ledger().entries.filter((e) => !e.errorType).length === before) {
+  const before = agent.fc!.localFc.ledger().entries.filter((e) => !e.errorType).length;
+  while (agent.fc!.localFc.ledger().entries.filter((e) => !e.errorType).length === before) {
     if (Date.now() > end) throw new Error('the tier was never called successfully again');
     await burst(BURST, 700);
     await sleep(200);
@@ -104,7 +105,7 @@ async function tierServesAgain(withinMs = 10_000): Promise<void> {
 
 describe('agent under faults', () => {
   it('slow cold start: requests are served warm (edge) while the tier is prewarmed, never sent into the cold start', async () => {
-    agent.localFc!.setFaults({ [TIER]: { extraColdStartMs: 1500 } });
+    agent.fc!.localFc.setFaults({ [TIER]: { extraColdStartMs: 1500 } });
     // Bursts the edge alone cannot finish: the plan's tier is wanted, but its cold start
     // (≥ 1.3 s + 1.5 s) cannot meet 700 ms. It is warmed by a probe, never by a request.
     const end = Date.now() + 15_000;
@@ -116,12 +117,12 @@ describe('agent under faults', () => {
       for (const a of answers) if (a.target === TIER) expect(a.deadlineMet, 'a request routed to the tier met its deadline').toBe(true);
     }
     expect(served).toBeGreaterThan(0);
-    agent.localFc!.setFaults({});
+    agent.fc!.localFc.setFaults({});
     await settledClean();
   });
 
   it('tier 5xx: the batch is retried elsewhere, the tier is taken out, and probed back when it heals', async () => {
-    agent.localFc!.setFaults({ [TIER]: { errorRate: 1, errorMode: '5xx' } });
+    agent.fc!.localFc.setFaults({ [TIER]: { errorRate: 1, errorMode: '5xx' } });
     let sawUnhealthy = false;
     for (let i = 0; i < 6 && !sawUnhealthy; i++) {
       const answers = await burst(BURST, 700);
@@ -131,37 +132,37 @@ describe('agent under faults', () => {
       sawUnhealthy = TIER in estimates().unhealthy;
     }
     expect(sawUnhealthy, 'the failing tier was marked unhealthy').toBe(true);
-    agent.localFc!.setFaults({});
+    agent.fc!.localFc.setFaults({});
     await tierServesAgain();
     await settledClean();
   });
 
   it('throttling (429): the tier counts as saturated, requests go to the edge, no 502 storm', async () => {
-    agent.localFc!.setFaults({ [TIER]: { throttleRate: 1 } });
-    const calls0 = agent.localFc!.ledger().entries.length;
+    agent.fc!.localFc.setFaults({ [TIER]: { throttleRate: 1 } });
+    const calls0 = agent.fc!.localFc.ledger().entries.length;
     const answers = await burst(48, 700);
     expect(answers.filter((a) => a.target === TIER)).toEqual([]);
     expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(answers.length / 2);
     expect(answers.filter((a) => a.status === 502).length).toBeLessThanOrEqual(4);
-    expect(agent.localFc!.ledger().entries.length - calls0, '429s are not billed').toBe(0);
-    agent.localFc!.setFaults({});
+    expect(agent.fc!.localFc.ledger().entries.length - calls0, '429s are not billed').toBe(0);
+    agent.fc!.localFc.setFaults({});
     await tierServesAgain();
     await settledClean();
   });
 
   it('link outage: the cloud is skipped while the uplink is down and used again after', async () => {
-    agent.localFc!.setLink({ outage: true });
+    agent.fc!.localFc.setLink({ outage: true });
     const during = (await Promise.all([burst(20, 1500), (async () => (await sleep(300), burst(20, 1500)))()])).flat();
     for (const a of during) expect([200, 502, 503, 504]).toContain(a.status);
     expect(during.filter((a) => a.target === TIER)).toEqual([]);
     expect(during.filter((a) => a.status === 200).length, 'the edge keeps serving').toBeGreaterThan(0);
     await sleep(1500);
-    agent.localFc!.setLink({ outage: false });
+    agent.fc!.localFc.setLink({ outage: false });
     await tierServesAgain();
     await settledClean();
   });
   it('link outage of 10 s: the cloud is skipped during it and used again within 30 s after the link returns', async () => {
-    agent.localFc!.setLink({ outage: true });
+    agent.fc!.localFc.setLink({ outage: true });
     const end = Date.now() + 10_000;
     while (Date.now() < end) {
       const answers = await burst(24, 1500);
@@ -169,7 +170,7 @@ describe('agent under faults', () => {
       expect(answers.filter((a) => a.target === TIER)).toEqual([]);
       await sleep(500);
     }
-    agent.localFc!.setLink({ outage: false });
+    agent.fc!.localFc.setLink({ outage: false });
     await tierServesAgain(30_000);
     await settledClean();
   }, 60_000);
@@ -182,7 +183,7 @@ describe('agent under faults', () => {
     const watching = (async () => {
       for (let e = await sub.next(); e; e = await sub.next()) if (e.type === 'unhealthy' && (e.data as { target?: string }).target === TIER) takenOut.push(e.data);
     })();
-    agent.localFc!.setFaults({ [TIER]: { hangRate: 1 } });
+    agent.fc!.localFc.setFaults({ [TIER]: { hangRate: 1 } });
     try {
       for (let i = 0; i < 6 && takenOut.length === 0; i++) {
         const answers = await burst(BURST, 700);
@@ -191,7 +192,7 @@ describe('agent under faults', () => {
       }
       expect(takenOut.length, 'the hung tier was marked unhealthy').toBeGreaterThan(0);
     } finally {
-      agent.localFc!.setFaults({});
+      agent.fc!.localFc.setFaults({});
       sub.close();
       await watching;
     }

@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalFc, type LocalFc } from '../local-fc/index.ts';
 import { createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
+import { localFcEndpoint } from '../edge-agent/dev/embedded-local-fc.ts';
 import { loadTiers } from '../shared/tiers.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 const tiers = loadTiers();
 const tier = tiers.find((t) => t.vcpu === 2) ?? tiers[0];
@@ -17,7 +18,7 @@ let backend: FcBackend;
 beforeAll(async () => {
   // Default handler module (functions/index.ts) and default profile: the real thing.
   fc = await startLocalFc({ tiers: [tier], maxInstances: 1, keepAliveMs: 60_000 });
-  backend = createFcBackend({ tiers: [tier], endpoint: fc.url });
+  backend = createFcBackend({ tiers: [tier], ...localFcEndpoint(fc) });
 });
 afterAll(async () => {
   await backend?.close();

@@ -9,13 +9,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { startLocalFc, type LocalFc } from '../local-fc/index.ts';
+import { startLocalFc, ECHO_HANDLER_MODULE, type LocalFc } from '../local-fc/index.ts';
 import { createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
+import { localFcEndpoint } from '../edge-agent/dev/embedded-local-fc.ts';
 import { FcCredentials, FcCredentialsError, resolveFcCredentials } from '../edge-agent/backends/fc-credentials.ts';
 import { BackendError, type BatchItem } from '../edge-agent/backends/backend.ts';
 import { loadTiers } from '../shared/tiers.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
-import { ECHO_HANDLER, echoProfile } from './helpers/echo-fc.ts';
+import { echoProfile } from './helpers/echo-fc.ts';
 
 const tiers = loadTiers();
 const profile = echoProfile(tiers, { aMs: 30, kMs: 5, coldStartMs: 200 });
@@ -34,7 +35,7 @@ async function backendError(p: Promise<unknown>): Promise<BackendError> {
 let fc: LocalFc;
 let backend: FcBackend;
 beforeAll(async () => {
-  fc = await startLocalFc({ handlerModule: ECHO_HANDLER, profile, maxInstances: 2, keepAliveMs: 30_000 });
+  fc = await startLocalFc({ handlerModule: ECHO_HANDLER_MODULE, profile, maxInstances: 2, keepAliveMs: 30_000 });
   backend = createFcBackend({ tiers, endpoint: fc.url, credentials: new FcCredentials({ accessKeyId: fc.accessKeyId, accessKeySecret: 'local-dev-secret', source: 'test' }) });
 });
 afterAll(async () => {
@@ -67,7 +68,7 @@ describe('FC backend against the local FC', () => {
   });
 
   it('FC 2.0 service/function path works too', async () => {
-    const fc2 = createFcBackend({ tiers, endpoint: fc.url, apiVersion: '2016-08-15' });
+    const fc2 = createFcBackend({ tiers, ...localFcEndpoint(fc), apiVersion: '2016-08-15' });
     const out = await fc2.run(tiers[0].key, items('two'), { timeoutMs: 10_000 });
     expect(out.results[0].text).toBe('TWO');
     await fc2.close();
@@ -134,7 +135,7 @@ describe('FC backend against the local FC', () => {
 
   it('unknown target and closed backend are BackendErrors', async () => {
     expect((await backendError(backend.run('tier-nope', items('x'), { timeoutMs: 1_000 }))).message).toContain('tier-nope');
-    const b = createFcBackend({ tiers, endpoint: fc.url });
+    const b = createFcBackend({ tiers, ...localFcEndpoint(fc) });
     fc.setFaults({ [tiers[3].key]: { hangRate: 1 } });
     try {
       const pending = b.run(tiers[3].key, items('x'), { timeoutMs: 10_000 });

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler, initializer, threadsForInstance } from '../functions/index.ts';
 import { Rng } from '../shared/rng.ts';
 import { batchResponseSchema, encodeBatch, type BatchResponse, type WireItem } from '../shared/wire/index.ts';
-import { randomLine, renderTextLine } from './helpers/render-text.ts';
+import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 
 async function call(items: WireItem[], model?: string): Promise<BatchResponse> {
   return batchResponseSchema.parse(JSON.parse(await handler(encodeBatch(items, model), { requestId: 'test' })));

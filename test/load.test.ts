@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatSummary, percentile, prepareArrivals, renderImages, runLoad, summarise, type LoadSummary, type RequestOutcome } from '../cli/load.ts';
+import { formatSummary, prepareArrivals, renderImages, runLoad, summarise, type LoadSummary, type RequestOutcome } from '../cli/load.ts';
 import { Rng } from '../shared/rng.ts';
 import { REPO, startAgentProcess, type AgentProcess } from './helpers/agent-process.ts';
 
@@ -16,14 +16,6 @@ function outcome(o: Partial<RequestOutcome>): RequestOutcome {
 }
 
 describe('load summary', () => {
-  it('percentile is nearest-rank over observed values', () => {
-    const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 1..100, unsorted
-    expect(percentile(xs, 0.5)).toBe(50);
-    expect(percentile(xs, 0.95)).toBe(95);
-    expect(percentile(xs, 0.99)).toBe(99);
-    expect(percentile([], 0.5)).toBe(0);
-  });
-
   it('counts answers, right texts, deadlines, cost and routes; failures by status', () => {
     const s = summarise(
       [

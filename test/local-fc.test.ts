@@ -3,17 +3,17 @@
  * (functions/index.ts: PP-OCRv4 rec on onnxruntime-node) on rendered text-line images:
  * signatures, limits, routing, cold/warm instances, scaling limits, link shaping, faults and
  * billing. Instance crashes and keep-alive reclaim use the fast stand-in function
- * (test/fixtures/fc-echo-handler.ts), which can be told to crash.
+ * (local-fc/echo-handler.ts), which can be told to crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startLocalFc, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, type LocalFc } from '../local-fc/index.ts';
+import { startLocalFc, ECHO_HANDLER_MODULE, LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, type LocalFc } from '../local-fc/index.ts';
 import { loadTiers } from '../shared/tiers.ts';
 import { encodeBatch } from '../shared/wire/index.ts';
-import { ECHO_HANDLER, echoProfile } from './helpers/echo-fc.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { echoProfile } from './helpers/echo-fc.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 interface Fc2Client {
   version: string;
@@ -163,7 +163,7 @@ describe('local FC: InvokeFunction', () => {
   });
 
   it('a crashed instance is UnhandledInvocationError, and the next call gets a new instance', async () => {
-    const echo = await startLocalFc({ handlerModule: ECHO_HANDLER, profile: false, maxInstances: 1, tiers: [medium] });
+    const echo = await startLocalFc({ handlerModule: ECHO_HANDLER_MODULE, profile: false, maxInstances: 1, tiers: [medium] });
     try {
       const c = new FcClient('1', { accessKeyID: echo.accessKeyId, accessKeySecret: LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, region: 'cn-hangzhou', endpoint: echo.url });
       c.version = '2023-03-30';
@@ -209,7 +209,7 @@ describe('local FC: instances', () => {
   });
 
   it('idle instances are reclaimed after the keep-alive, and the next call is cold again', async () => {
-    const short = await startLocalFc({ handlerModule: ECHO_HANDLER, profile, maxInstances: 1, keepAliveMs: 100, tiers: [small] });
+    const short = await startLocalFc({ handlerModule: ECHO_HANDLER_MODULE, profile, maxInstances: 1, keepAliveMs: 100, tiers: [small] });
     try {
       const c = new FcClient('1', { accessKeyID: short.accessKeyId, accessKeySecret: LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, region: 'cn-hangzhou', endpoint: short.url });
       c.version = '2023-03-30';

@@ -20,7 +20,7 @@ import {
   writeNchw,
 } from '../shared/models/index.ts';
 import { Rng } from '../shared/rng.ts';
-import { randomLine, renderTextLine } from './helpers/render-text.ts';
+import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 
 async function itemErrorCode(p: Promise<unknown>): Promise<string> {
   try {

@@ -3,7 +3,7 @@ import { Rng } from '../shared/rng.ts';
 import { constantBandwidth, makeBandwidthTrace } from '../shared/traces/bandwidth.ts';
 import { EventQueue } from '../simulator/heap.ts';
 import { maxWindowCounts } from '../simulator/oracle.ts';
-import { fitLine, targetFromMeasuredTsv, tiersFromHarmonyBatch } from '../simulator/profiles.ts';
+import { targetFromMeasuredTsv, tiersFromHarmonyBatch } from '../simulator/profiles.ts';
 import { computeOracle, runSimulation, type SimConfig } from '../simulator/run.ts';
 import { World } from '../simulator/world.ts';
 import { runEngine } from '../simulator/engine.ts';
@@ -190,12 +190,6 @@ describe('oracle', () => {
 });
 
 describe('reference profile conversion', () => {
-  it('fitLine recovers a line', () => {
-    const f = fitLine([1, 2, 3, 4], [12, 17, 22, 27]);
-    expect(f.a).toBeCloseTo(7);
-    expect(f.k).toBeCloseTo(5);
-  });
-
   it('fits a measurement TSV target and keeps its relative residuals', () => {
     const rows = ['target\tbatch\tmemory_mb\tseconds'];
     for (const b of [1, 2, 4, 8]) rows.push(`box\t${b}\t1024\t${(0.1 + 0.02 * b).toFixed(3)}`, `other\t${b}\t1024\t9`);

@@ -1,6 +1,7 @@
 /**
  * The FC backend: sends a batch, in the wire format, to one tier's function through the real
- * `@alicloud/fc2` client (its signed request path), against Alibaba Cloud or the local FC.
+ * `@alicloud/fc2` client (its signed request path), against an FC endpoint: Alibaba Cloud's, or
+ * any other that speaks the same API (in development, the local FC: edge-agent/dev/).
  * FC 3.0 by default (`POST /2023-03-30/functions/{name}/invocations`); FC 2.0's
  * service/function path as an option. Reports wall time, billed time (x-fc-invocation-duration),
  * transfer time (wall − function duration), cold starts and cost per call.
@@ -11,7 +12,6 @@ import { costOf } from '../../shared/pricing.ts';
 import { batchResponseSchema, encodeBatch } from '../../shared/wire/index.ts';
 import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
 import { FcCredentials, FcCredentialsError, resolveFcCredentials } from './fc-credentials.ts';
-import { localFcAccessKey } from '../../local-fc/auth.ts';
 
 /** The slice of `@alicloud/fc2`'s Client this backend uses (the package ships no types). */
 interface Fc2Client {
@@ -30,18 +30,15 @@ export interface FcBackendOptions {
   /** Tiers this backend serves (targets = their keys). */
   readonly tiers: readonly Tier[];
   /**
-   * FC endpoint override, e.g. the local FC's `http://127.0.0.1:9000`.
+   * FC endpoint override, e.g. `http://127.0.0.1:9000`.
    * @default `https://<accountId>.<region>.fc.aliyuncs.com`
    */
   readonly endpoint?: string;
-  /** @default credentials.accountId, else FC_ACCOUNT_ID; a local endpoint needs none */
+  /** @default credentials.accountId, else FC_ACCOUNT_ID; with an explicit `endpoint` none is needed */
   readonly accountId?: string;
   /** @default credentials.region, else FC_REGION, else the tiers' region */
   readonly region?: string;
-  /**
-   * @default resolveFcCredentials(process.env); with a local `endpoint` and nothing configured,
-   * the local FC's documented development key
-   */
+  /** The AccessKey pair calls are signed with. @default resolveFcCredentials(process.env) */
   readonly credentials?: FcCredentials;
   /** @default '2023-03-30' (FC 3.0) */
   readonly apiVersion?: FcApiVersion;
@@ -90,8 +87,7 @@ function toBackendError(err: unknown, target: TargetId, timeoutMs: number): Back
 /**
  * Build the FC backend. Configuration errors throw here, not on the first call.
  * @example
- * const fc = await startLocalFc();
- * const backend = createFcBackend({ tiers: loadTiers(), endpoint: fc.url });
+ * const backend = createFcBackend({ tiers: loadTiers() }); // account, region and keys from the environment
  * const out = await backend.run('tier-c1-m2048', items, { timeoutMs: 2000 });
  */
 export function createFcBackend(opts: FcBackendOptions): FcBackend {
@@ -99,12 +95,8 @@ export function createFcBackend(opts: FcBackendOptions): FcBackend {
   const apiVersion = opts.apiVersion ?? '2023-03-30';
   if (apiVersion !== '2023-03-30' && apiVersion !== '2016-08-15') throw new TypeError(`Expected \`apiVersion\` to be 2023-03-30 or 2016-08-15, got \`${String(apiVersion)}\``);
   const serviceName = opts.serviceName ?? 'serverless-edge-batching';
-  let creds = opts.credentials ?? resolveFcCredentials(process.env);
-  if (!creds && opts.endpoint) {
-    const k = localFcAccessKey();
-    creds = new FcCredentials({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, source: 'local FC default' });
-  }
-  if (!creds) throw new FcCredentialsError('no FC credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or add a Serverless Devs access alias (`npx s config add`), or give a local FC endpoint');
+  const creds = opts.credentials ?? resolveFcCredentials(process.env);
+  if (!creds) throw new FcCredentialsError('no FC credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or add a Serverless Devs access alias (`npx s config add`)');
   const region = opts.region ?? creds.region ?? process.env.FC_REGION ?? opts.tiers[0].region;
   const accountId = opts.accountId ?? creds.accountId ?? process.env.FC_ACCOUNT_ID ?? (opts.endpoint ? 'local' : undefined);
   if (!accountId) throw new FcCredentialsError('no FC account id: set FC_ACCOUNT_ID (the FC endpoint is https://<accountId>.<region>.fc.aliyuncs.com)');

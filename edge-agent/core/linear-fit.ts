@@ -7,6 +7,7 @@
  * of that many samples at x = xRef; a weak slope prior lets the slope absorb a level change
  * seen at a single x (the link: bandwidth moves far more often than rtt).
  */
+import { quantileSorted } from '../../shared/stats.ts';
 import { checkNumber } from './validate.ts';
 
 /** Options of {@link DecayedLinearFit}. */
@@ -166,12 +167,11 @@ export class ResidualWindow {
     if (this.dirty) {
       if (this.forgetting === 1) {
         const s = this.buf.slice(0, this.count).sort();
-        const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : 0);
-        this.q95 = at(0.95);
-        this.q99 = at(0.99);
+        this.q95 = quantileSorted(s, 0.95) ?? 0;
+        this.q99 = quantileSorted(s, 0.99) ?? 0;
       } else {
         // (value, weight) pairs, newest weight 1; the smallest value whose cumulative weight from
-        // below reaches q of the total.
+        // below reaches q of the total (quantileSorted's nearest rank, weighted).
         const n = this.count;
         const order = Array.from({ length: n }, (_, i) => i);
         const value = (i: number) => this.buf[(this.next - 1 - i + this.capacity) % this.capacity]; // i = age

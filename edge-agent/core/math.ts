@@ -1,4 +1,4 @@
-/** Small numeric helpers for the core (no dependencies, no allocation in hot paths). */
+/** Small numeric helpers for the core (pure, no allocation in hot paths); quantile and median are shared/stats.ts's. */
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
@@ -28,18 +28,5 @@ export function logAddExp(a: number, b: number): number {
   return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
 }
 
-/** Quantile (linear interpolation) of an ascending-sorted array; NaN when empty. */
-export function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
-  const n = sorted.length;
-  if (n === 0) return Number.NaN;
-  const pos = (n - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(n - 1, lo + 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-/** Median of a copy of the values (ignores non-finite). */
-export function median(values: readonly number[]): number {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sortedQuantile(v, 0.5);
-}
+// The one quantile and median of the project (shared/stats.ts), part of the core's surface.
+export { median, quantileSorted } from '../../shared/stats.ts';

@@ -1,8 +1,10 @@
 /**
  * Assembling a running agent from its configuration: tiers and profile, backends (local ONNX or
- * noop for `edge`; the real FC or an in-process local FC for the tiers), the scheduling core, the
- * runtime, the HTTP app and its server. main.ts, the tests and the benchmark all start agents
- * through {@link startAgent}, so they run exactly what a user runs.
+ * noop for `edge`; for the tiers, the FC the configuration names, else the one an
+ * {@link FcProvider} supplies), the scheduling core, the runtime, the HTTP app and its server.
+ * main.ts, the tests and the benchmark all start agents through {@link startAgent}, so they run
+ * exactly what a user runs. This module knows nothing of the local FC: main.ts passes it in as a
+ * provider (edge-agent/dev/embedded-local-fc.ts).
  */
 import type { ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
@@ -11,10 +13,9 @@ import type { DestinationStream } from 'pino';
 import { Scheduler } from '../core/index.ts';
 import { loadProfile, type Profile } from '../../shared/profile.ts';
 import { loadTiers, DEFAULT_S_YAML, type Tier } from '../../shared/tiers.ts';
-import { startLocalFc, localFcAccessKey, type LocalFc } from '../../local-fc/index.ts';
 import type { InferenceBackend } from '../backends/backend.ts';
 import { createFcBackend } from '../backends/fc.ts';
-import { FcCredentials, resolveFcCredentials } from '../backends/fc-credentials.ts';
+import { resolveFcCredentials, type FcCredentials } from '../backends/fc-credentials.ts';
 import { createLocalOnnxBackend } from '../backends/local-onnx.ts';
 import { createNoopBackend } from '../backends/noop.ts';
 import { ConfigError, type AgentConfig } from '../config.ts';
@@ -24,16 +25,41 @@ import { AgentRuntime } from './runtime.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Instances per tier of the in-process local FC (each is a worker thread with its own model). */
-const LOCAL_FC_INSTANCES = 2;
+/**
+ * A Function Compute the agent did not configure itself (e.g. the local FC of development):
+ * where the FC backend calls, with which credentials, and how to stop it.
+ */
+export interface FcConnection {
+  /** Base URL, e.g. `http://127.0.0.1:9000`. */
+  readonly endpoint: string;
+  readonly accountId: string;
+  readonly region: string;
+  readonly credentials: FcCredentials;
+  /** How the start-up line names it, e.g. `local FC at http://127.0.0.1:9000`. */
+  readonly description: string;
+  /**
+   * Set when it is far smaller than Alibaba's FC: the instances per tier and keep-alive the
+   * scheduler plans with (instead of FC's 100 instances per tier).
+   */
+  readonly capacity?: { readonly tierMaxInstances: number; readonly keepAliveMs: number };
+  /** Stop it; called once, after the FC backend is closed. */
+  close(): Promise<void>;
+}
 
-export interface StartAgentOptions {
+/** Starts an {@link FcConnection} for the agent's tiers and profile. */
+export type FcProvider<F extends FcConnection = FcConnection> = (ctx: { readonly tiers: readonly Tier[]; readonly profile: Profile; readonly env: Env }) => Promise<F>;
+
+export interface StartAgentOptions<F extends FcConnection = FcConnection> {
   /** Environment for FC credentials and s.yaml's `${env(...)}`. @default process.env */
   readonly env?: Env;
   /** Log destination (a test passes a stream). @default stdout */
   readonly logDestination?: DestinationStream;
-  /** Options passed to the in-process local FC (tests shape its link or fault it). */
-  readonly localFc?: { readonly maxInstances?: number; readonly keepAliveMs?: number; readonly handlerModule?: string };
+  /**
+   * The FC for backend `fc` when the configuration names none (no FC account id or access
+   * alias). `npm start` passes the embedded local FC (edge-agent/dev/embedded-local-fc.ts).
+   * @default none: backend `fc` then needs a configured FC
+   */
+  readonly fc?: FcProvider<F>;
   /** Overrides of the scheduler's options (tests, benchmarks). */
   readonly scheduler?: Partial<ConstructorParameters<typeof Scheduler>[0]>;
 }
@@ -66,21 +92,21 @@ function answerClientError(err: Error & { code?: string }, socket: Socket, cfg: 
 }
 
 /** A running agent. */
-export interface RunningAgent {
+export interface RunningAgent<F extends FcConnection = FcConnection> {
   /** e.g. `http://127.0.0.1:8080` */
   readonly url: string;
   readonly port: number;
   readonly config: AgentConfig;
   readonly runtime: AgentRuntime;
   readonly logger: Logger;
-  /** The in-process local FC, when the agent uses one. */
-  readonly localFc?: LocalFc;
-  /** Where FC calls go: `local <url>`, `https://<account>.<region>.fc.aliyuncs.com`, or none. */
+  /** The FC from {@link StartAgentOptions.fc}, when the agent uses it. */
+  readonly fc?: F;
+  /** Where FC calls go, e.g. `https://<account>.<region>.fc.aliyuncs.com`, or none. */
   readonly fcEndpoint?: string;
   readonly tiers: readonly Tier[];
   /** Most images per ONNX Runtime run on the edge (Infinity: whole batches); unset without the local edge. */
   readonly edgeChunkSize?: number;
-  /** Stop accepting, drain within the grace period, close backends, the local FC and the server. */
+  /** Stop accepting, drain within the grace period, close backends, the provided FC and the server. */
   shutdown(graceMs?: number): Promise<void>;
 }
 
@@ -91,19 +117,19 @@ export interface RunningAgent {
  * await fetch(`${agent.url}/healthz`);
  * await agent.shutdown();
  */
-export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
+export async function startAgent<F extends FcConnection = FcConnection>(cfg: AgentConfig, options: StartAgentOptions<F> = {}): Promise<RunningAgent<F>> {
   const env = options.env ?? process.env;
   const logger = createLogger(cfg.logLevel, options.logDestination);
   const tiers = loadTiers(cfg.sYaml ?? DEFAULT_S_YAML, env);
   const profile: Profile = loadProfile(cfg.profile);
 
   const backends: InferenceBackend[] = [];
-  let localFc: LocalFc | undefined;
+  let provided: F | undefined;
   let fcEndpoint: string | undefined;
   let edgeChunkSize: number | undefined;
   const cleanup = async () => {
     await Promise.allSettled(backends.map((b) => b.close()));
-    await localFc?.close();
+    await provided?.close();
   };
 
   try {
@@ -127,21 +153,12 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
         backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model }));
         logger.info({ endpoint: fcEndpoint, credentials: creds.source, tiers: tiers.map((t) => t.key) }, 'fc backend up (Alibaba Cloud Function Compute)');
       } else {
-        localFc = await startLocalFc({ port: 0, tiers, profile, maxInstances: LOCAL_FC_INSTANCES, ...options.localFc });
-        const key = localFcAccessKey(env);
-        const credentials = new FcCredentials({ accessKeyId: localFc.accessKeyId, accessKeySecret: key.accessKeySecret, accountId: localFc.accountId, region: localFc.region, source: 'local FC' });
-        fcEndpoint = localFc.url;
-        backends.push(
-          createFcBackend({
-            tiers,
-            endpoint: localFc.url,
-            accountId: localFc.accountId,
-            region: localFc.region,
-            credentials,
-            model: cfg.model,
-          }),
-        );
-        logger.info({ endpoint: localFc.url, tiers: tiers.map((t) => t.key) }, 'fc backend up (local FC in-process)');
+        if (!options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in-process when none is set');
+        const fc = await options.fc({ tiers, profile, env });
+        provided = fc;
+        fcEndpoint = fc.endpoint;
+        backends.push(createFcBackend({ tiers, endpoint: fc.endpoint, accountId: fc.accountId, region: fc.region, credentials: fc.credentials, model: cfg.model }));
+        logger.info({ endpoint: fc.endpoint, credentials: fc.credentials.source, tiers: tiers.map((t) => t.key) }, `fc backend up (${fc.description})`);
       }
     }
   } catch (err) {
@@ -157,8 +174,8 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
       edgeWorkers: cfg.backends.includes('edge') || cfg.backends.includes('noop') ? cfg.edgeWorkers : 0,
       maxBatch: cfg.maxBatch,
       maxQueue: cfg.maxQueue,
-      // The local FC runs a few instances per tier on this machine; plan with that many, not FC's 100.
-      ...(localFc ? { tierMaxInstances: options.localFc?.maxInstances ?? LOCAL_FC_INSTANCES, keepAliveMs: options.localFc?.keepAliveMs ?? 300_000 } : {}),
+      // A small FC (the local one runs a few instances per tier on this machine): plan with its limits, not FC's 100.
+      ...(provided?.capacity ? { tierMaxInstances: provided.capacity.tierMaxInstances, keepAliveMs: provided.capacity.keepAliveMs } : {}),
       ...options.scheduler,
     },
     performance.now(),
@@ -190,7 +207,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
     server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, cfg));
   }).catch(async (err) => {
     await runtime.close();
-    await localFc?.close();
+    await provided?.close();
     throw err;
   });
   // Lots of short requests from one client: keep sockets alive longer than the default 5 s.
@@ -205,7 +222,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
     config: cfg,
     runtime,
     logger,
-    localFc,
+    fc: provided,
     fcEndpoint,
     tiers,
     edgeChunkSize,
@@ -221,7 +238,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
             r();
           }, 2000).unref();
         });
-        await localFc?.close();
+        await provided?.close();
       })();
       return stopping;
     },

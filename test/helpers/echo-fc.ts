@@ -1,12 +1,10 @@
 /**
- * The fast stand-in FC function (test/fixtures/fc-echo-handler.ts) and an emulated latency
- * profile for it: small durations keep the suites fast while still separating cold from warm.
+ * An emulated latency profile for the fast stand-in FC function (local-fc/echo-handler.ts,
+ * ECHO_HANDLER_MODULE): small durations keep the suites fast while still separating cold from warm.
  */
-import { fileURLToPath } from 'node:url';
 import type { Profile } from '../../shared/profile.ts';
 import type { Tier } from '../../shared/tiers.ts';
 
-export const ECHO_HANDLER = fileURLToPath(new URL('../fixtures/fc-echo-handler.ts', import.meta.url));
 
 /** The same emulated line a + k·n (and cold start) for every tier, no residual noise. */
 export function echoProfile(tiers: readonly Pick<Tier, 'key'>[], t: { aMs: number; kMs: number; coldStartMs: number }): Profile {

@@ -1,7 +1,8 @@
 /**
- * Test and benchmark inputs: text-line images rendered with sharp's Pango text input, and
- * random text lines from a seeded stream. Shared by the model tests, benchmarks, the profile
- * and load CLIs; it generates data instead of shipping fixtures.
+ * Inputs for the tools and tests: text-line images rendered with sharp's Pango text input, and
+ * random text lines from a seeded stream. Used by the profile and load CLIs, the benchmarks and
+ * the test suites; it generates data instead of shipping fixtures. Not used by the agent or the
+ * FC function themselves.
  */
 import sharp from 'sharp';
 
