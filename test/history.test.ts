@@ -7,7 +7,7 @@ import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { historySchema } from '../edge-agent/service/api-schemas.ts';
 import { decayedRateRps, History } from '../edge-agent/service/history.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 import type { z } from 'zod';
 
 type Snapshot = z.infer<typeof historySchema>;

@@ -9,7 +9,7 @@ import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { createApp } from '../edge-agent/service/app.ts';
 import { oipErrorSchema, oipInferResponseSchema, oipModelConfigSchema, oipModelMetadataSchema, oipServerMetadataSchema } from '../edge-agent/service/oip-schemas.ts';
 import { binaryBody, binaryImageRequest, bytesTensor, jsonImageRequest, output, readResponse, type OipRequest } from './helpers/oip-client.ts';
-import { renderTextLine } from './helpers/render-text.ts';
+import { renderTextLine } from '../shared/text-line-images.ts';
 
 const LINES = ['EDGE2026', 'AB12-cd', 'Hello42'];
 const MODEL = 'ocr-rec';
