@@ -29,6 +29,8 @@ export interface DecideTarget {
   readonly warmIdle: number;
   /** Batches running now (a busy instance is warm when it finishes). @default 0 */
   readonly busy?: number;
+  /** The edge: predicted end of each running batch, ascending (when each busy worker is free again). */
+  readonly busyUntilMs?: readonly number[];
   readonly latency: LatencyPredictor;
   /** Tiers: size, for the cost. */
   readonly tier?: Pick<Tier, 'vcpu' | 'memoryMb'>;
@@ -180,13 +182,18 @@ export function decide(st: DecideState, nowMs: number): Decision {
   let i = 0;
   /** Requests the cloud wait at the head reserves (not offered to the edge's laxer scan). */
   let reserved = 0;
+  /** Requests left in the queue for a busy edge worker to serve once free. */
+  let forEdge = 0;
   /** Bytes of the cloud batches sent earlier in this call: they share the uplink. */
   let uplinkAhead = 0;
   // Items per second the edge drains a backlog at: every worker on its backlog batch.
   let edgeRps = 0;
+  // When each busy edge worker is free again (ascending); a worker leaves once given its next round.
+  const edgeFree: number[] = [];
   if (edge) {
     const b = edgeCap(st.plan);
     edgeRps = throughputRps(edge.t.freeSlots + (edge.t.busy ?? 0), b, edge.t.latency.predict(b, 'mean'));
+    for (const t of edge.t.busyUntilMs ?? []) edgeFree.push(Math.max(nowMs, t));
   }
 
   // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
@@ -209,18 +216,42 @@ export function decide(st: DecideState, nowMs: number): Decision {
       continue;
     }
     const remaining = q.length - i;
-    const nMax = Math.min(remaining, st.maxBatch);
     const base = uplinkAhead - pre[i];
 
     // 2. The edge, when a worker is free.
     if (edge && edge.free > 0) {
-      let n = Math.min(edgeCap(st.plan), nMax);
+      let n = Math.min(edgeCap(st.plan), remaining, st.maxBatch);
       while (n >= 1 && predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
       if (n >= 1) {
         i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, 0, st, st.quantile, false));
         continue;
       }
     }
+
+    // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end), if it still
+    // meets the head's deadline then, serves the head and what fits with it; they wait for it
+    // rather than pay for the cloud. One round ahead per worker only: that round takes whatever
+    // fits the head by then, so a second round's start cannot be known. (Also keeping what is
+    // due after the first request that worker could serve out of the head's cloud batch was
+    // tried: Azure × HSDPA bus 1, ResNet-50 Jetson, 2000 ms: 98.11 → 96.50 % on time.)
+    if (edge && edgeFree.length > 0) {
+      const f = edgeFree[0];
+      const oneMs = predictOn(edge, 1, 0, st, st.quantile, false) + margin;
+      if (f - nowMs + oneMs <= slack) {
+        let n = Math.min(edgeCap(st.plan), remaining, st.maxBatch);
+        while (n > 1 && f - nowMs + predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
+        const nMs = predictOn(edge, n, 0, st, st.quantile, false);
+        // Asked again when the worker is free (its completion), at the latest when the head
+        // could no longer start on it in time (the worker overran its prediction).
+        const latest = head.deadlineMs - margin - nMs;
+        wakeAtMs = wakeAtMs === null ? latest : Math.min(wakeAtMs, latest);
+        edgeFree.shift();
+        forEdge += n;
+        i += n;
+        continue;
+      }
+    }
+    const nMax = Math.min(remaining, st.maxBatch);
 
     // 3. The cloud.
     const cls = classFor(st.plan, head.deadlineMs - head.arrivalMs);
@@ -338,6 +369,6 @@ export function decide(st: DecideState, nowMs: number): Decision {
       from = at + n;
     }
   }
-  const left = q.length - i - lax.length;
+  const left = q.length - i - lax.length + forEdge;
   return { dispatch, reject, wakeAtMs: left > 0 ? (wakeAtMs ?? nowMs) : null, ...(saturated ? { saturated } : {}) };
 }

@@ -116,7 +116,7 @@ export class Scheduler implements SchedulingCore {
     }
     for (const o of d.dispatch) {
       for (const id of o.requestIds) taken.push(id);
-      const cold = book.start(o.target, nowMs);
+      const cold = book.start(o.target, nowMs, o.requestIds.length);
       log.emit({ type: 'dispatch', target: o.target, batchSize: o.requestIds.length, atMs: nowMs, atRisk: o.atRisk === true, predictedMs: o.predictedMs ?? null, cold });
     }
     queue.remove(taken, taken.length);

@@ -31,6 +31,8 @@ export class TargetBook {
   private readonly latency = new Map<TargetId, LatencyModel>();
   private readonly pools = new Map<TargetId, WarmPool>();
   private edgeBusy = 0;
+  /** Predicted end of each running edge batch (or the release of its held slot), ascending; one per busy worker. */
+  private readonly edgeEnds: number[] = [];
   private readonly unhealthy = new Map<TargetId, number>();
   private readonly breakers = new Map<TargetId, Breaker>();
   /** Instance caps learned from 429s: the tier ran no more than `cap` of ours at once. */
@@ -171,7 +173,7 @@ export class TargetBook {
       let k = 0;
       for (const at of times) {
         if (at > nowMs) times[k++] = at;
-        else if (t === EDGE) this.edgeBusy = Math.max(0, this.edgeBusy - 1);
+        else if (t === EDGE) this.edgeDone();
         else this.pools.get(t)?.finish(at);
       }
       times.length = k;
@@ -213,10 +215,14 @@ export class TargetBook {
     return !!pool && (pool.busy > 0 || pool.warmIdle(nowMs) > 0);
   }
 
-  /** A batch starts on `target`. @returns true when it lands on a cold instance. */
-  start(target: TargetId, nowMs: number): boolean {
+  /**
+   * A batch of `size` starts on `target`. @returns true when it lands on a cold instance.
+   * An edge worker counts as busy until the batch's q99 latency (work waits for it only then).
+   */
+  start(target: TargetId, nowMs: number, size = 1): boolean {
     if (target === EDGE) {
       this.edgeBusy++;
+      this.addEdgeEnd(nowMs + this.latency.get(EDGE)!.predict(Math.max(1, size), 'q99'));
       return false;
     }
     return this.pools.get(target)!.start(nowMs);
@@ -236,11 +242,32 @@ export class TargetBook {
       const h = this.held.get(target);
       if (h) h.push(nowMs + holdMs);
       else this.held.set(target, [nowMs + holdMs]);
-    } else if (target === EDGE) this.edgeBusy = Math.max(0, this.edgeBusy - 1);
+      if (target === EDGE) {
+        // The worker is still on it: free when the held slot comes back.
+        this.edgeEnds.shift();
+        this.addEdgeEnd(nowMs + holdMs);
+      }
+    } else if (target === EDGE) this.edgeDone();
     else if (pool) {
       if (obs.ok || obs.error === 'function_error' || obs.error === 'bad_response') pool.finish(nowMs);
       else pool.abandon(); // refused or unreachable: no instance of ours got warm
     }
+  }
+
+  /** An edge batch ended (or its held slot came back): the earliest predicted end goes. */
+  private edgeDone(): void {
+    this.edgeBusy = Math.max(0, this.edgeBusy - 1);
+    this.edgeEnds.shift();
+  }
+
+  private addEdgeEnd(atMs: number): void {
+    let k = this.edgeEnds.length;
+    this.edgeEnds.push(atMs);
+    while (k > 0 && this.edgeEnds[k - 1] > atMs) {
+      this.edgeEnds[k] = this.edgeEnds[k - 1];
+      k--;
+    }
+    this.edgeEnds[k] = atMs;
   }
 
   // ── probes in flight ──────────────────────────────────────────────────────
@@ -286,7 +313,7 @@ export class TargetBook {
   decideTargets(nowMs: number): DecideTarget[] {
     const targets: DecideTarget[] = [];
     if (this.edgeUp) {
-      targets.push({ id: EDGE, isEdge: true, freeSlots: Math.max(0, this.slotLimit(EDGE) - this.edgeBusy), warmIdle: Infinity, busy: this.edgeBusy, latency: this.latency.get(EDGE)! });
+      targets.push({ id: EDGE, isEdge: true, freeSlots: Math.max(0, this.slotLimit(EDGE) - this.edgeBusy), warmIdle: Infinity, busy: this.edgeBusy, busyUntilMs: this.edgeEnds, latency: this.latency.get(EDGE)! });
     }
     for (const t of this.o.tiers) {
       if (!this.healthy(t.key)) continue;
