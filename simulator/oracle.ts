@@ -1,24 +1,20 @@
 /**
  * A lower bound on the FC cost of serving every request of a trace by its deadline, with
- * knowledge of the whole future. See simulator/README.md ("Why the oracle is a bound") for the
- * argument; in short:
+ * knowledge of the whole future, valid in every draw of the world's noise. See
+ * simulator/README.md ("Why the oracle is a bound") for the argument; in short:
  *
- * 1. Cloud share. A batch of b on tier j costs A_j + K_j·b in expectation (billing is linear in
- *    the mean latency a_j + k_j·b; cold starts only add). Split it evenly: each member pays
- *    A_j/b + K_j. A batch of b can only be on time if its members arrived within
- *    w_j(b) = SLO − rtt − fastest latency_j(b) − b·bytes/best bandwidth of the trace, so
- *    b ≤ M_i(w) = the most arrivals any window of that width around a_i holds. Hence each cloud
- *    request i pays at least c_i = min_j (A_j / b*_j(i) + K_j), b*_j(i) the largest such b.
- * 2. Edge share (free, but finite). Any real edge schedule completes at most
- *    (e − s)·W / τ items whose windows lie inside [s, e]: an on-time batch runs within one SLO,
- *    so b ≤ bMax with f·(a_e + k_e·bMax) ≤ SLO, and each item takes ≥ τ = f·(a_e/bMax + k_e) of
- *    one of W workers (f the fastest noise factor). Cutting time into slots of that length, the
- *    requests an edge can serve form an independent set of a transversal matroid (each request
- *    may take one slot between its arrival and deadline, rounded outwards). Greedy by weight is
- *    optimal on a matroid, so taking requests in decreasing c_i while Hall's condition holds
- *    gives the largest Σ c_i the edge can possibly absorb.
- * 3. Bound = Σ c_i over the requests the edge cannot take. Every real policy that serves all
- *    requests on time has an edge set that is independent in (2) and pays ≥ c_i for the rest.
+ * 1. Cloud share. A batch of b on tier j costs ≥ A_j + K_j·b (fee + billing at the fastest noise
+ *    factor; cold starts only add). Each member pays A_j/b + K_j, and b ≤ b*_j(i): its members
+ *    arrived within SLO − rtt − fastest latency − upload at best bandwidth. So a cloud request
+ *    pays ≥ c_i = min_j (A_j / b*_j(i) + K_j).
+ * 2. Edge share. An on-time edge batch runs inside every member's [arrival, deadline], and its
+ *    members arrived within SLO − fastest l_e(b), so b ≤ bE_i and member i takes ≥
+ *    τ_i = f·(a_e/bE_i + k_e) of worker time. For every p ≤ q the edge's requests among p..q
+ *    take ≤ W·(a_q + SLO − a_p). Relaxed to amounts y_i ∈ [0, τ_i], that is a polymatroid; greedy
+ *    by c_i/τ_i is optimal on it and bounds Σ c_i over any real edge set. With one worker and the
+ *    world's edge draw sequence, a second family (fixed cost at the factors actually drawn over
+ *    m consecutive runs) bounds it too; the smallest bound on the edge is kept.
+ * 3. Bound = Σ c_i·(1 − x_i), x_i = y_i/τ_i of the kept greedy.
  */
 import { costOf, FC3_PRICING, type PricingTable } from '../shared/pricing.ts';
 import type { Profile } from '../shared/profile.ts';
