@@ -174,6 +174,18 @@ export function computeOracle(c: SimConfig): OracleResult {
     for (const b of [1, 2, 4, 8, 16, 32, 64, 128]) f = Math.min(f, w.minLatencyFactor(t, b));
     return f;
   };
+  // The edge's noise factors in draw order, as many as one worker can start before the last
+  // deadline (each run takes ≥ fastest factor × l_e(1)); the world draws one per edge run, whatever its size.
+  let edgeFactors: Float64Array | undefined;
+  const pe = c.profile.targets.edge;
+  if (c.edgeWorkers === 1 && pe && pe.aMs + pe.kMs > 0 && c.arrivalsMs.length > 0) {
+    const horizon = c.arrivalsMs[c.arrivalsMs.length - 1] + c.sloMs;
+    const count = Math.ceil(horizon / (fmin('edge') * (pe.aMs + pe.kMs))) + 1;
+    if (count <= 1_000_000) {
+      edgeFactors = new Float64Array(count);
+      for (let k = 0; k < count; k++) edgeFactors[k] = w.run('edge', 1, 0, 0).obs.inferMs / (pe.aMs + pe.kMs);
+    }
+  }
   return oracleBound({
     arrivalsMs: c.arrivalsMs,
     sloMs: c.sloMs,
@@ -185,5 +197,6 @@ export function computeOracle(c: SimConfig): OracleResult {
     edgeWorkers: c.edgeWorkers,
     pricing: c.pricing,
     minLatencyFactor: fmin,
+    edgeFactors,
   });
 }
