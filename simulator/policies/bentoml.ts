@@ -2,12 +2,14 @@
  * BentoML-style adaptive batcher on the edge (after the idea of BentoML's "cork" dispatcher,
  * re-stated here, not ported): batch time is fitted as a·n + b from the most recent edge batches;
  * a free worker keeps waiting for one more request while a batch of n + 1 would still finish the
- * oldest request within the latency limit (the SLO) and the next request is expected before
- * that moment, and sends otherwise. Behind it, the best fixed FC tier (static-best's offline
+ * oldest request within the latency limit (the SLO), the next request is expected before that
+ * moment, and waiting is worth it (the n waiters' extra wait, n · the mean gap, is at most the
+ * fixed cost b the next item would share); it sends otherwise. Behind it, the best fixed FC tier (static-best's offline
  * choice of tier, batch and timeout on the same trace) takes what waits while the edge is busy.
  *
  * Unlike BentoML, the decision takes `nowMs` rather than reading the clock, and the fit carries
- * a q95 residual so "would pass the limit" is judged at the tail, not the mean.
+ * the largest recent residual (the profile's q99 before any batch) so "would pass the limit" is
+ * judged at the tail, not the mean.
  */
 import { fitLine } from '../profiles.ts';
 import { EDGE, type BatchObservation, type PolicyContext, type SimPolicy, type SimRequest } from '../types.ts';
@@ -21,7 +23,7 @@ export const ADAPTIVE_WINDOW = 50;
 const GAP_WEIGHT = 0.1;
 const MAX_BATCH_CAP = 256;
 
-/** The adaptive edge rule: latency a·n + b (+ q95 residual) from recent batches, the profile until then. */
+/** The adaptive edge rule: latency a·n + b (+ the largest recent residual) from recent batches, the profile until then. */
 export class AdaptiveEdgeRule implements EdgeRule {
   private readonly sizes: number[] = [];
   private readonly times: number[] = [];
@@ -40,7 +42,7 @@ export class AdaptiveEdgeRule implements EdgeRule {
     if (!p) throw new RangeError('the adaptive edge batcher needs an edge target in the profile');
     this.fixedMs = p.aMs;
     this.perItemMs = p.kMs;
-    this.tailMs = p.residualQ95Ms;
+    this.tailMs = p.residualQ99Ms;
     this.max = this.largestFitting();
   }
 
@@ -63,8 +65,11 @@ export class AdaptiveEdgeRule implements EdgeRule {
     // The last moment a batch of n + 1 can start and still finish the oldest within the limit.
     const lastStartMs = oldest.arrivalMs + this.limitMs - this.predictMs(n + 1);
     if (nowMs >= lastStartMs) return null;
-    // Not worth waiting when the next request is not expected before then.
-    if (this.gapMs !== null && this.lastArrivalMs !== null && this.lastArrivalMs + this.gapMs > lastStartMs) return null;
+    // Not worth waiting without an arrival rate, when the next request is not expected before
+    // then, or when the wait it adds to the n waiting (n · gap) exceeds the fixed cost per batch
+    // one more item would share (on an edge with little fixed cost a free worker never waits).
+    if (this.gapMs === null || this.lastArrivalMs === null) return null;
+    if (this.lastArrivalMs + this.gapMs > lastStartMs || n * this.gapMs > this.fixedMs) return null;
     return lastStartMs;
   }
 
@@ -84,13 +89,19 @@ export class AdaptiveEdgeRule implements EdgeRule {
       this.sizes.shift();
       this.times.shift();
     }
-    // A line needs two distinct sizes; until then the profile's line stands.
-    if (new Set(this.sizes).size < 2) return;
-    const { a, k } = fitLine(this.sizes, this.times);
+    // A line needs two distinct sizes; until then the profile's slope stands and the fixed part
+    // is fitted (else a batcher that only ever sent one size could never learn its tail).
+    let a: number;
+    let k: number;
+    if (new Set(this.sizes).size < 2) {
+      k = this.perItemMs;
+      a = Math.max(0, this.times.reduce((s, t, i) => s + t - k * this.sizes[i], 0) / this.times.length);
+    } else ({ a, k } = fitLine(this.sizes, this.times));
     this.fixedMs = a;
     this.perItemMs = k;
-    const res = this.sizes.map((n, i) => this.times[i] - (a + k * n)).sort((x, y) => x - y);
-    this.tailMs = Math.max(0, res[Math.min(res.length - 1, Math.ceil(0.95 * res.length) - 1)]);
+    // The worst recent residual: the batch leaves at the last moment, so any batch slower than
+    // the margin makes its oldest request late (a q95 margin missed ≈ 5 % at low rates).
+    this.tailMs = Math.max(0, ...this.sizes.map((n, i) => this.times[i] - (a + k * n)));
     this.max = this.largestFitting();
   }
 }
