@@ -100,7 +100,7 @@ export function costVerdict(p: Record<string, PolicySummary>): Verdict {
       parts.push(`${k} ${c.ratio}${c.ok ? '' : ` > ${factor}× ✗`}`);
     } else if (b.sloAttainment > ours.sloAttainment && b.costUsd <= ours.costUsd) {
       ok = false;
-      parts.push(`${k} dominates (${pts(b.sloAttainment - ours.sloAttainment)}, ${costWithin(ours.costUsd, b.costUsd, 1).ratio}) ✗`);
+      parts.push(`${k} dominates (${pts(b.sloAttainment - ours.sloAttainment)}, ours at ${costWithin(ours.costUsd, b.costUsd, 1).ratio} its cost) ✗`);
     }
   }
   if (compared === 0 && ok) return { ok: null, detail: `no baseline within 0.2 pt${parts.length ? `; ${parts.join(', ')}` : ''}` };
