@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { ARRIVAL_FORMATS, type ArrivalFormat } from '../shared/traces/arrivals.ts';
 import { BANDWIDTH_FORMATS, type BandwidthFormat } from '../shared/traces/bandwidth.ts';
-import { loadSim } from './config.ts';
+import { loadSim, parseWorldScale } from './config.ts';
 import { jsonDocument, markdownTable, writeReport } from './report.ts';
 import { POLICY_NAMES, runSimulation } from './run.ts';
 
@@ -17,7 +17,8 @@ const USAGE = `usage: npm run sim -- --arrivals <file> --bandwidth <file> --slo-
   [--bandwidth-format ${BANDWIDTH_FORMATS.join('|')}]
   [--edge-profile <profile.json|measured.tsv>] [--fc-profile <profile.json|harmonybatch.json>]
   [--item-bytes n] [--duration s] [--seed n] [--policies ${POLICY_NAMES.join(',')}]
-  [--edge-workers n] [--rtt-ms n] [--keep-alive-ms n] [--noise x] [--json out.json] [--report dir]`;
+  [--edge-workers n] [--rtt-ms n] [--keep-alive-ms n] [--noise x] [--json out.json] [--report dir]
+  [--world-scale edge=1.5,tier-c1-m2048=2,tier-c4-m8192=0.6,link=0.5]  (world's speeds ≠ the policies' prior)`;
 
 function num(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       'rtt-ms': { type: 'string' },
       'keep-alive-ms': { type: 'string' },
       noise: { type: 'string' },
+      'world-scale': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     rttMs: num('rtt-ms', values['rtt-ms'], 0),
     keepAliveMs: num('keep-alive-ms', values['keep-alive-ms'], 0),
     noiseScale: num('noise', values.noise, 0),
+    worldScale: values['world-scale'] ? parseWorldScale(values['world-scale']) : undefined,
   });
   const n = loaded.config.arrivalsMs.length;
   const bar = n > 20_000 ? new cliProgress.SingleBar({ format: '{policy} [{bar}] {percentage}% | {value}/{total} arrivals', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : null;

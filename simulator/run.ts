@@ -11,16 +11,18 @@ import { summarize, type PolicySummary } from './metrics.ts';
 import { oracleBound, type OracleResult } from './oracle.ts';
 import { cloudOnly, edgeOnly, noBatching, triton } from './policies/baselines.ts';
 import { ours, oursPeriodic } from './policies/ours.ts';
+import { bentoml } from './policies/bentoml.ts';
 import { seed } from './policies/seed.ts';
 import { chooseStatic, staticPolicy, type StaticConfig } from './policies/static-best.ts';
 import type { PolicyContext, PolicyFactory, SimPolicy } from './types.ts';
 import { World } from './world.ts';
 
 /** Policies the simulator knows, in table order. `oracle` is a bound, not a runnable policy. */
-export const POLICY_NAMES = ['ours', 'ours-periodic', 'seed', 'static-best', 'triton', 'no-batching', 'edge-only', 'cloud-only', 'oracle'] as const;
+export const POLICY_NAMES = ['ours', 'ours-periodic', 'seed', 'static-best', 'triton', 'bentoml', 'no-batching', 'edge-only', 'cloud-only', 'oracle'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
-const FACTORIES: Record<Exclude<PolicyName, 'static-best' | 'oracle'>, PolicyFactory> = {
+/** Policies that need static-best's offline choice (static-best itself, and bentoml's FC side) are built in runSimulation. */
+const FACTORIES: Record<Exclude<PolicyName, 'static-best' | 'bentoml' | 'oracle'>, PolicyFactory> = {
   ours,
   'ours-periodic': oursPeriodic,
   seed,
@@ -35,8 +37,18 @@ export interface SimConfig {
   readonly arrivalsMs: readonly number[];
   readonly bandwidth: BandwidthTrace;
   readonly tiers: readonly Tier[];
-  /** Edge and tier latency (the world's means, and the scheduler's prior). */
+  /** Edge and tier latency the policies start from (their prior; `ours` then learns online). */
   readonly profile: Profile;
+  /**
+   * The world's own speeds: what batches really take. Differs from `profile` in the wrong-prior
+   * regime (see `--world-scale`). @default profile
+   */
+  readonly worldProfile?: Profile;
+  /**
+   * Mean uplink the offline planners believe (`PolicyContext.meanBps`); `bandwidth` stays the
+   * world's link, which probes and the world use. @default meanBps(bandwidth)
+   */
+  readonly priorMeanBps?: number;
   readonly sloMs: number;
   /** @default profile.itemBytes */
   readonly itemBytes: number;
@@ -88,7 +100,7 @@ export function policyContext(c: SimConfig): PolicyContext {
     keepAliveMs: c.keepAliveMs,
     pricing: c.pricing ?? FC3_PRICING,
     probeBps: (t) => c.bandwidth.bpsAt(t),
-    meanBps: meanBps(c.bandwidth),
+    meanBps: c.priorMeanBps ?? meanBps(c.bandwidth),
     arrivalsMs: c.arrivalsMs,
     seed: c.seed,
   };
@@ -97,7 +109,7 @@ export function policyContext(c: SimConfig): PolicyContext {
 function newWorld(c: SimConfig): World {
   return new World({
     tiers: c.tiers,
-    profile: c.profile,
+    profile: c.worldProfile ?? c.profile,
     bandwidth: c.bandwidth,
     edgeWorkers: c.edgeWorkers,
     rttMs: c.rttMs,
@@ -126,6 +138,12 @@ export function runSimulation(c: SimConfig): SimResult {
   const runs: Record<string, RunTrace> = {};
   let staticBest: StaticConfig | null = null;
   let oracle: OracleResult | null = null;
+  // static-best's grid search replays the trace many times; bentoml reuses its choice.
+  const staticChoice = (): StaticConfig =>
+    (staticBest ??= chooseStatic(ctx, (p, lim) => {
+      const r = runPolicy(c, p, undefined, (cost, missed) => cost > lim.maxCostUsd || missed > lim.maxMissed);
+      return { ...summarize(r), aborted: r.aborted };
+    }).config);
   for (const name of c.policies) {
     const progress = c.onProgress ? (d: number, t: number) => c.onProgress!(name, d, t) : undefined;
     if (name === 'oracle') {
@@ -149,13 +167,9 @@ export function runSimulation(c: SimConfig): SimResult {
       continue;
     }
     let policy: SimPolicy;
-    if (name === 'static-best') {
-      staticBest = chooseStatic(ctx, (p, lim) => {
-        const r = runPolicy(c, p, undefined, (cost, missed) => cost > lim.maxCostUsd || missed > lim.maxMissed);
-        return { ...summarize(r), aborted: r.aborted };
-      }).config;
-      policy = staticPolicy(ctx, staticBest);
-    } else policy = FACTORIES[name as keyof typeof FACTORIES](ctx);
+    if (name === 'static-best') policy = staticPolicy(ctx, staticChoice());
+    else if (name === 'bentoml') policy = bentoml(ctx, staticChoice());
+    else policy = FACTORIES[name as keyof typeof FACTORIES](ctx);
     const run = runPolicy(c, policy, progress);
     runs[name] = run;
     policies[name] = summarize(run);
@@ -191,7 +205,8 @@ export function computeOracle(c: SimConfig): OracleResult {
     sloMs: c.sloMs,
     itemBytes: c.itemBytes,
     tiers: c.tiers,
-    profile: c.profile,
+    // A bound over the world the policies run in, not over what they believe.
+    profile: c.worldProfile ?? c.profile,
     rttMs: c.rttMs,
     maxBps,
     edgeWorkers: c.edgeWorkers,

@@ -26,7 +26,7 @@ export interface SimPolicy extends BatchPolicy {
 /** What a policy may know when it is built. Baselines that "measure" use `probeBps`. */
 export interface PolicyContext {
   readonly tiers: readonly Tier[];
-  /** Latency profile of the edge and every tier (the scheduler's prior; the world uses the same means). */
+  /** Latency profile of the edge and every tier: the prior policies start from (the world may differ: `SimConfig.worldProfile`). */
   readonly profile: Profile;
   readonly edgeWorkers: number;
   readonly sloMs: number;

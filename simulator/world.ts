@@ -1,13 +1,14 @@
 /**
  * The simulated world: edge workers, FC tiers with instances that go cold after a keep-alive,
- * an uplink that follows a bandwidth trace, and latency noise. Policies never see it directly;
+ * an uplink that follows a bandwidth trace, and latency noise. Its speeds may differ from the
+ * profile the policies start from (`scaleProfile`, `scaleBandwidth`). Policies never see it directly;
  * they see only the observations of the batches they sent.
  */
 import { costOf, FC3_PRICING, type PricingTable } from '../shared/pricing.ts';
 import type { Profile, TargetProfile } from '../shared/profile.ts';
 import type { Tier } from '../shared/tiers.ts';
 import { Rng } from '../shared/rng.ts';
-import { transferEndMs, type BandwidthTrace } from '../shared/traces/bandwidth.ts';
+import { makeBandwidthTrace, transferEndMs, type BandwidthTrace } from '../shared/traces/bandwidth.ts';
 import { EDGE, type BatchObservation, type TargetId } from './types.ts';
 
 export interface WorldOptions {
@@ -173,4 +174,39 @@ export class World {
   minLatencyFactor(target: TargetId, b: number): number {
     return this.noise.get(target)?.minFactor(b) ?? 1;
   }
+}
+
+/**
+ * How the world's speeds differ from the policies' prior, for the wrong-prior regime: a factor per
+ * target id (`edge` or a tier key; latency × factor, so 1.5 = 50 % slower) and `link` (bandwidth ×
+ * factor, so 0.5 = half the prior's link). Targets not named keep the prior's speed.
+ * @example { edge: 1.5, 'tier-c1-m2048': 2, 'tier-c4-m8192': 0.6, link: 0.5 }
+ */
+export type WorldScale = Readonly<Record<string, number>>;
+
+/** The key of {@link WorldScale} that scales the link instead of a target. */
+export const LINK_SCALE_KEY = 'link';
+
+/**
+ * The world's profile from the prior: each named target's latency line and residual quantiles
+ * times its factor (relative residuals and cold starts unchanged: the model gets slower, not
+ * noisier, and loading it is a separate cost).
+ */
+export function scaleProfile(prior: Profile, scale: WorldScale): Profile {
+  const targets: Record<string, TargetProfile> = { ...prior.targets };
+  for (const [id, f] of Object.entries(scale)) {
+    if (id === LINK_SCALE_KEY) continue;
+    const p = targets[id];
+    if (!p) throw new RangeError(`world scale names target ${id}, which the profile does not have; it has ${Object.keys(targets).join(', ')}`);
+    if (!(f > 0) || !Number.isFinite(f)) throw new RangeError(`Expected the world scale of \`${id}\` to be a finite number > 0, got \`${f}\``);
+    targets[id] = { ...p, aMs: p.aMs * f, kMs: p.kMs * f, residualQ95Ms: p.residualQ95Ms * f, residualQ99Ms: p.residualQ99Ms * f };
+  }
+  return { ...prior, targets, source: `${prior.source}; world scaled ${JSON.stringify(scale)}` };
+}
+
+/** The world's link from the recorded one: every step's bandwidth times `factor`. */
+export function scaleBandwidth(trace: BandwidthTrace, factor: number): BandwidthTrace {
+  if (!(factor > 0) || !Number.isFinite(factor)) throw new RangeError(`Expected the link scale to be a finite number > 0, got \`${factor}\``);
+  if (factor === 1) return trace;
+  return makeBandwidthTrace(trace.points.map((p) => ({ tMs: p.tMs, bps: p.bps * factor })), trace.durationMs);
 }
