@@ -11,7 +11,7 @@
  * the largest recent residual (the profile's q99 before any batch) so "would pass the limit" is
  * judged at the tail, not the mean.
  */
-import { fitLine } from '../profiles.ts';
+import { fitLine } from '../../shared/stats.ts';
 import { EDGE, type BatchObservation, type PolicyContext, type SimPolicy, type SimRequest } from '../types.ts';
 import { cloudPlan, meanRatePerMs } from './baselines.ts';
 import { EdgeFirstBatcher, type EdgeRule } from './edge-first.ts';
