@@ -48,6 +48,8 @@ export interface DecidePlan {
   readonly classes: readonly { readonly budgetMs: number; readonly tier: TargetId | null; readonly batchSize: number }[];
   /** False: cloud batches leave only on deadline pressure (the edge is expected to take the load). */
   readonly sendWhenFull: boolean;
+  /** Arrival rate the plan expects, req/s: how soon the next request comes. @default 0 (a free edge worker never waits for one) */
+  readonly rateRps?: number;
 }
 
 /** Everything decide() reads. */
@@ -182,7 +184,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
   let i = 0;
   /** Requests the cloud wait at the head reserves (not offered to the edge's laxer scan). */
   let reserved = 0;
-  /** Requests left in the queue for a busy edge worker to serve once free. */
+  /** Requests left in the queue for the edge: a batch filling, or what a busy worker serves once free. */
   let forEdge = 0;
   /** Bytes of the cloud batches sent earlier in this call: they share the uplink. */
   let uplinkAhead = 0;
@@ -223,6 +225,24 @@ export function decide(st: DecideState, nowMs: number): Decision {
       let n = Math.min(edgeCap(st.plan), remaining, st.maxBatch);
       while (n >= 1 && predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
       if (n >= 1) {
+        // Fill: everything waiting fits, the edge cannot keep up with the plan's rate at batches
+        // of n, and the next request is expected soon enough that waiting for it costs the n
+        // waiting less than the fixed cost per batch it would share (n · gap ≤ l(1) − (l(2) − l(1)))
+        // while a batch of n + 1 still meets the head: wait, and look again when it is due.
+        // Only an edge with a large fixed cost per batch, under load, waits.
+        const rate = st.plan.rateRps ?? 0;
+        if (n === remaining && n < edgeCap(st.plan) && rate > 0 && !st.flush) {
+          const gapMs = 1000 / rate;
+          const fixedMs = 2 * edge.t.latency.predict(1, 'mean') - edge.t.latency.predict(2, 'mean');
+          const lastStartMs = head.deadlineMs - margin - predictOn(edge, n + 1, 0, st, st.quantile, false);
+          const keepsUp = throughputRps(edge.t.freeSlots + (edge.t.busy ?? 0), n, edge.t.latency.predict(n, 'mean')) >= rate;
+          if (!keepsUp && n * gapMs <= fixedMs && nowMs + gapMs <= lastStartMs) {
+            wakeAtMs = nowMs + gapMs;
+            forEdge += n;
+            i += n;
+            break;
+          }
+        }
         i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, 0, st, st.quantile, false));
         continue;
       }

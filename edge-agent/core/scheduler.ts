@@ -94,7 +94,7 @@ export class Scheduler implements SchedulingCore {
       queue: this.p.queue.view,
       targets: this.p.book.decideTargets(nowMs),
       link: this.p.link,
-      plan: { edgeBatchSize: plan.edge.batchSize, edgeMaxBatchSize: plan.edge.maxBatchSize, classes: plan.cloud.classes, sendWhenFull: plan.cloud.sendWhenFull },
+      plan: { edgeBatchSize: plan.edge.batchSize, edgeMaxBatchSize: plan.edge.maxBatchSize, classes: plan.cloud.classes, sendWhenFull: plan.cloud.sendWhenFull, rateRps: plan.rateRps },
       quantile: o.quantile,
       safetyMarginMs: o.safetyMarginMs,
       maxBatch: o.maxBatch,

@@ -8,7 +8,7 @@ const edge = linePredictor({ aMs: 500, kMs: 10, residualQ95Ms: 20 });
 // One warm tier: 40 + 20·b ms; link 30 ms + 20 Mbit/s (20 kB ≈ 8 ms).
 const tier = linePredictor({ aMs: 40, kMs: 20, residualQ95Ms: 5 });
 
-function state(waiting: number, deadlineMs: number, edgeFreeAtMs: number | null): DecideState {
+function state(waiting: number, deadlineMs: number, edgeFreeAtMs: number | null, rateRps = 0): DecideState {
   return {
     queue: Array.from({ length: waiting }, (_, i) => ({ id: `r${i}`, arrivalMs: 0, deadlineMs: deadlineMs + i, bytes: 20_000 })),
     targets: [
@@ -16,7 +16,7 @@ function state(waiting: number, deadlineMs: number, edgeFreeAtMs: number | null)
       { id: 'tier', isEdge: false, freeSlots: 20, warmIdle: 20, busy: 0, latency: tier, tier: { vcpu: 1, memoryMb: 2048 } },
     ],
     link: fixedLink(30, 20e6),
-    plan: { edgeBatchSize: 16, edgeMaxBatchSize: 32, classes: [{ budgetMs: 1000, tier: 'tier', batchSize: 1 }], sendWhenFull: true },
+    plan: { edgeBatchSize: 16, edgeMaxBatchSize: 32, classes: [{ budgetMs: 1000, tier: 'tier', batchSize: 1 }], sendWhenFull: true, rateRps },
     quantile: 'q95',
     safetyMarginMs: 10,
     maxBatch: 32,
@@ -55,5 +55,16 @@ describe('the edge ahead', () => {
   it('without a busy worker nothing waits for the edge: a free worker takes the batch now', () => {
     const d = decide(state(6, 1000, null), 0);
     expect(d.dispatch.map((o) => [o.target, o.requestIds.length])).toEqual([['edge', 6]]);
+  });
+
+  it('a free worker with a large fixed cost waits for the next request while it cannot keep up, and only then', () => {
+    // 20 req/s: gap 50 ms; 2 waiting cost 100 ms ≤ fixed cost 490 ms; the edge does 2 / 520 ms ≈ 3.8 req/s < 20.
+    const d = decide(state(2, 1000, null, 20), 0);
+    expect(d.dispatch).toEqual([]);
+    expect(d.wakeAtMs).toBeCloseTo(50, 6);
+    // 2 req/s: at batches of 2 it keeps up (3.8 req/s) — no waiting.
+    expect(decide(state(2, 1000, null, 2), 0).dispatch.map((o) => o.requestIds.length)).toEqual([2]);
+    // At 420 ms the next one would come too late for the head: 1000 − 10 − (500 + 30 + 20) = 440 < 420 + 50.
+    expect(decide(state(2, 1000, null, 20), 420).dispatch.map((o) => o.requestIds.length)).toEqual([2]);
   });
 });
