@@ -1,6 +1,8 @@
 /**
  * `npm run bench:cpd`: F1 of the changepoint detector on the annotated TCPD series in
- * ../shared/data/changepoints beside the repo (or --dir). F1 as the TCPD benchmark defines it: margin 5,
+ * ../shared/data/changepoints beside the repo (or --dir), in-sample with the defaults and
+ * leave-one-out over every choice behind them (`--loo` alone), then the agent's own detectors
+ * on synthetic and reference streams (`--detectors` alone; bench/detector-delay.ts). F1 as the TCPD benchmark defines it: margin 5,
  * index 0 counts as a changepoint in predictions and annotations, precision against the union of
  * annotators, recall averaged over annotators, F1 their harmonic mean.
  */
@@ -8,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { detectChangepoints, type SeriesDetectOptions } from '../edge-agent/core/index.ts';
+import { detectSeries, SERIES_DEFAULTS, type SeriesDetectOptions } from '../edge-agent/core/detect-series.ts';
+import { printDetectorTables } from './detector-delay.ts';
 
 /**
  * True positives of `predicted` against `truth`: each true point may be matched by at most one
@@ -49,7 +52,7 @@ export function f1Score(annotations: Readonly<Record<string, readonly number[]>>
 }
 
 /** Score every annotated series of a TCPD directory. */
-export function scoreDirectory(dir: string, opts: SeriesDetectOptions = {}): { name: string; n: number; predicted: number[]; f1: number; precision: number; recall: number }[] {
+export function scoreDirectory(dir: string, opts: SeriesDetectOptions = {}): { name: string; n: number; model: string; predicted: number[]; f1: number; precision: number; recall: number; noChangeF1: number }[] {
   const annotations = JSON.parse(readFileSync(join(dir, 'annotations.json'), 'utf8')) as Record<string, Record<string, number[]>>;
   const rows = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'annotations.json').sort()) {
@@ -58,8 +61,8 @@ export function scoreDirectory(dir: string, opts: SeriesDetectOptions = {}): { n
     if (!ann) continue;
     const doc = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { series: { raw: (number | null)[] }[] };
     const raw = doc.series[0].raw;
-    const predicted = detectChangepoints(raw, opts);
-    rows.push({ name, n: raw.length, predicted, ...f1Score(ann, predicted) });
+    const found = detectSeries(raw, opts);
+    rows.push({ name, n: raw.length, model: found.model, predicted: found.changepoints, ...f1Score(ann, found.changepoints), noChangeF1: f1Score(ann, []).f1 });
   }
   return rows;
 }
@@ -127,25 +130,37 @@ function main(): void {
   const { values } = parseArgs({
     options: {
       dir: { type: 'string', default: fileURLToPath(new URL('../../shared/data/changepoints', import.meta.url)) },
+      data: { type: 'string', default: fileURLToPath(new URL('../../shared/data', import.meta.url)) },
+      model: { type: 'string' },
       hazard: { type: 'string' },
       threshold: { type: 'string' },
       window: { type: 'string' },
       confirm: { type: 'string' },
       kappa: { type: 'string' },
       alpha: { type: 'string' },
+      'slope-sd': { type: 'string' },
+      outlier: { type: 'string' },
       json: { type: 'boolean', default: false },
       loo: { type: 'boolean', default: false },
+      detectors: { type: 'boolean', default: false },
+      runs: { type: 'string', default: '15' },
+      hours: { type: 'string', default: '6' },
     },
   });
   if (values.loo) return printLeaveOneOut(values.dir!);
+  const detectorOpts = { runs: Number(values.runs), hours: Number(values.hours) };
+  if (values.detectors) return printDetectorTables(values.data!, detectorOpts);
   const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
   const opts: SeriesDetectOptions = {
+    model: values.model as SeriesDetectOptions['model'],
     hazard: num(values.hazard),
     threshold: num(values.threshold),
     windowSteps: num(values.window),
     confirmSteps: num(values.confirm),
     kappa: num(values.kappa),
     alpha: num(values.alpha),
+    slopeSd: num(values['slope-sd']),
+    outlierProbability: num(values.outlier),
   };
   for (const k of Object.keys(opts) as (keyof SeriesDetectOptions)[]) if (opts[k] === undefined) delete (opts as Record<string, unknown>)[k];
   const rows = scoreDirectory(values.dir!, opts);
@@ -154,11 +169,16 @@ function main(): void {
     console.log(JSON.stringify({ rows, meanF1: mean }));
     return;
   }
-  console.log('series               n    F1     P      R      predicted');
+  console.log(`settings: ${JSON.stringify({ ...SERIES_DEFAULTS, ...opts })}`);
+  console.log('series               n    model   F1     P      R      no-change F1  predicted');
   for (const r of rows) {
-    console.log(`${r.name.padEnd(20)} ${String(r.n).padStart(4)}  ${r.f1.toFixed(3)}  ${r.precision.toFixed(3)}  ${r.recall.toFixed(3)}  ${JSON.stringify(r.predicted)}`);
+    console.log(`${r.name.padEnd(20)} ${String(r.n).padStart(4)}  ${r.model.padEnd(6)}  ${r.f1.toFixed(3)}  ${r.precision.toFixed(3)}  ${r.recall.toFixed(3)}  ${r.noChangeF1.toFixed(3)}         ${JSON.stringify(r.predicted)}`);
   }
-  console.log(`mean F1 ${mean.toFixed(3)} over ${rows.length} series (reference: BOCPD default 0.662, best 0.886)`);
+  const none = rows.reduce((s, r) => s + r.noChangeF1, 0) / rows.length;
+  console.log(`mean F1 ${mean.toFixed(3)} over ${rows.length} series, in-sample (predicting no change: ${none.toFixed(3)}; TCPDBench reference: BOCPD default 0.662, best 0.886)`);
+  if (Object.keys(opts).length > 0) return;
+  printLeaveOneOut(values.dir!);
+  printDetectorTables(values.data!, detectorOpts);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) main();
