@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { detectSeries, SERIES_DEFAULTS, type SeriesDetectOptions } from '../edge-agent/core/detect-series.ts';
+import { chooseByEvidence, detectSeries, SERIES_DEFAULTS, type SeriesDetection, type SeriesDetectOptions } from '../edge-agent/core/detect-series.ts';
 import { printDetectorTables } from './detector-delay.ts';
 
 /**
@@ -52,7 +52,11 @@ export function f1Score(annotations: Readonly<Record<string, readonly number[]>>
 }
 
 /** Score every annotated series of a TCPD directory. */
-export function scoreDirectory(dir: string, opts: SeriesDetectOptions = {}): { name: string; n: number; model: string; predicted: number[]; f1: number; precision: number; recall: number; noChangeF1: number }[] {
+export function scoreDirectory(
+  dir: string,
+  opts: SeriesDetectOptions = {},
+  detect: (name: string, raw: (number | null)[], opts: SeriesDetectOptions) => SeriesDetection = (_, raw, o) => detectSeries(raw, o),
+): { name: string; n: number; model: string; predicted: number[]; f1: number; precision: number; recall: number; noChangeF1: number }[] {
   const annotations = JSON.parse(readFileSync(join(dir, 'annotations.json'), 'utf8')) as Record<string, Record<string, number[]>>;
   const rows = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'annotations.json').sort()) {
@@ -61,32 +65,37 @@ export function scoreDirectory(dir: string, opts: SeriesDetectOptions = {}): { n
     if (!ann) continue;
     const doc = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { series: { raw: (number | null)[] }[] };
     const raw = doc.series[0].raw;
-    const found = detectSeries(raw, opts);
+    const found = detect(name, raw, opts);
     rows.push({ name, n: raw.length, model: found.model, predicted: found.changepoints, ...f1Score(ann, found.changepoints), noChangeF1: f1Score(ann, []).f1 });
   }
   return rows;
 }
 
 /**
- * Every choice behind the defaults, as one grid: segment model, outlier component, hazard,
+ * Every choice behind the defaults, as one grid: segment model, outlier component (off, on,
+ * on with at most one outlier in a row), hazard (fixed, or chosen per series by evidence),
  * threshold, confirmation, slope prior. The defaults are this grid's best point on all 13
  * series (an in-sample figure); leave-one-out chooses on 12 and scores the 13th.
  */
+/** Hazards the evidence chooses among in the grid's "hazard by evidence" points. */
+const EVIDENCE_HAZARDS = [1 / 100, 1 / 300, 1 / 1000, 1 / 3000];
+
 export function choiceGrid(): SeriesDetectOptions[] {
   const grid: SeriesDetectOptions[] = [];
   for (const model of ['normal', 'trend', 'auto'] as const)
     for (const [outlierProbability, maxOutlierRun] of [[0, 1], [0.01, 1], [0.01, 65_535]])
-      for (const hazard of [1 / 100, 1 / 300, 1 / 1000, 1 / 3000])
+      for (const hazard of [1 / 100, 1 / 300, 1 / 1000, 1 / 3000, 0])
         for (const threshold of [0.5, 0.9, 0.97])
           for (const confirmSteps of [1, 3])
-            for (const slopeSd of model === 'normal' ? [0.05] : [0.02, 0.05, 0.2]) grid.push({ model, outlierProbability, maxOutlierRun, hazard, threshold, confirmSteps, slopeSd });
+            for (const slopeSd of model === 'normal' ? [0.05] : [0.02, 0.05, 0.2]) grid.push({ model, outlierProbability, maxOutlierRun, ...(hazard > 0 ? { hazard } : { hazardCandidates: EVIDENCE_HAZARDS }), threshold, confirmSteps, slopeSd });
   return grid;
 }
 
 function describe(o: SeriesDetectOptions): string {
   const slope = o.model === 'normal' ? '' : `, slope sd ${o.slopeSd}`;
   const robust = o.outlierProbability ? ` (≤ ${o.maxOutlierRun === 1 ? 1 : '∞'} in a row)` : '';
-  return `${o.model}, ε ${o.outlierProbability}${robust}, hazard 1/${Math.round(1 / o.hazard!)}, threshold ${o.threshold}, confirm ${o.confirmSteps}${slope}`;
+  const hazard = o.hazardCandidates ? 'by evidence' : `1/${Math.round(1 / o.hazard!)}`;
+  return `${o.model}, ε ${o.outlierProbability}${robust}, hazard ${hazard}, threshold ${o.threshold}, confirm ${o.confirmSteps}${slope}`;
 }
 
 /** Mean of the row's F1 over the series, leaving out index `skip` (−1 = none). */
@@ -97,11 +106,36 @@ function meanF1(rows: readonly { f1: number }[], skip = -1): number {
 }
 
 /**
+ * detectSeries with the runs behind `auto` and "hazard by evidence" shared between grid points:
+ * each (series, model, hazard, other settings) is run once and the evidence choice is made by
+ * the same chooseByEvidence the core uses — the figures are those of detectSeries itself, at a
+ * fraction of the time.
+ */
+function cachedDetect(): (name: string, raw: (number | null)[], opts: SeriesDetectOptions) => SeriesDetection {
+  const memo = new Map<string, SeriesDetection>();
+  const single = (name: string, raw: (number | null)[], o: SeriesDetectOptions): SeriesDetection => {
+    const key = `${name} ${JSON.stringify(o)}`;
+    let r = memo.get(key);
+    if (!r) memo.set(key, (r = detectSeries(raw, o)));
+    return r;
+  };
+  return (name, raw, opts) => {
+    const o = { ...SERIES_DEFAULTS, ...opts };
+    if (o.model !== 'auto' && !o.hazardCandidates) return single(name, raw, o);
+    const runs: SeriesDetection[] = [];
+    for (const model of o.model === 'auto' ? (['normal', 'trend'] as const) : [o.model])
+      for (const hazard of o.hazardCandidates ?? [o.hazard]) runs.push(single(name, raw, { ...o, model, hazard, hazardCandidates: undefined }));
+    return chooseByEvidence(runs);
+  };
+}
+
+/**
  * Leave-one-out over the annotated series: for each series, the grid point with the best mean F1
  * on the others (ties: the first in grid order) is scored on it.
  */
 export function leaveOneOut(dir: string, grid = choiceGrid()): { name: string; f1: number; chosen: SeriesDetectOptions; inSampleF1: number }[] {
-  const scores = grid.map((opts) => scoreDirectory(dir, opts)); // [grid][series]
+  const detect = cachedDetect();
+  const scores = grid.map((opts) => scoreDirectory(dir, opts, detect)); // [grid][series]
   const pick = (skip: number) => {
     let best = 0;
     for (let g = 1; g < grid.length; g++) if (meanF1(scores[g], skip) > meanF1(scores[best], skip) + 1e-12) best = g;

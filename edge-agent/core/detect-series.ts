@@ -35,6 +35,13 @@ export interface SeriesDetectOptions extends ChangeDetectorOptions {
   readonly slopeSd?: number;
   /** ε of the outlier component ({@link RobustModel}); 0 turns it off. @default 0.01 */
   readonly outlierProbability?: number;
+  /**
+   * Empirical Bayes over the hazard: run each of these hazards and keep the run with the largest
+   * evidence (jointly with the model when `model` is `auto`); `hazard` is then ignored. Off by
+   * default: on the TCPD series the evidence prefers high hazards (a misfit segment model is
+   * patched with extra changes) and F1 drops (bench:cpd grid). @default undefined
+   */
+  readonly hazardCandidates?: readonly number[];
   /** Outliers in a row the outlier component may explain ({@link RobustModel}). @default 65535 (unbounded; 1 was tried: see core/README) */
   readonly maxOutlierRun?: number;
 }
@@ -83,6 +90,16 @@ export interface SeriesDetection {
 }
 
 /**
+ * The run with the largest evidence (the first on a tie). Only runs over the same values (all
+ * normal/trend runs of one series see the same standardised values) are comparable.
+ */
+export function chooseByEvidence(runs: readonly SeriesDetection[]): SeriesDetection {
+  let best = runs[0];
+  for (const r of runs) if (r.logEvidence > best.logEvidence) best = r;
+  return best;
+}
+
+/**
  * Detected changepoint indices (0-based, into the original series; missing values keep their
  * index and are skipped). Index 0 is not reported: the series start is implicit.
  */
@@ -103,11 +120,11 @@ export function detectSeries(raw: readonly (number | null)[], opts: SeriesDetect
       values.push(x);
     }
   });
-  if (kind === 'auto') {
-    const level = detectSeries(raw, { ...opts, model: 'normal' });
-    const trend = detectSeries(raw, { ...opts, model: 'trend' });
-    // Both runs see the same standardised values, so their evidences are comparable.
-    return trend.logEvidence > level.logEvidence ? trend : level;
+  if (kind === 'auto' || o.hazardCandidates) {
+    const runs: SeriesDetection[] = [];
+    for (const model of kind === 'auto' ? (['normal', 'trend'] as const) : [kind])
+      for (const hazard of o.hazardCandidates ?? [o.hazard]) runs.push(detectSeries(raw, { ...opts, model, hazard, hazardCandidates: undefined }));
+    return chooseByEvidence(runs);
   }
   let model: ObservationModel;
   let transform: (x: number) => number;
