@@ -13,7 +13,10 @@ import { checkNumber } from './validate.ts';
 export interface ArrivalRateOptions extends ChangeDetectorOptions {
   /** Tick length. @default 1000 */
   readonly tickMs?: number;
-  /** Prior mean rate of a new segment, req/s (weak: one pseudo-tick). @default 20 */
+  /**
+   * Prior mean rate of the first segment, req/s (weak: one pseudo-tick). Later segments start
+   * from the stream's own recent rate, worth one arrival. @default 20
+   */
   readonly priorRateRps?: number;
 }
 
