@@ -156,6 +156,9 @@ function printLeaveOneOut(dir: string): void {
   console.log('held-out series      in-sample  LOO    chosen on the others');
   for (const r of rows) console.log(`${r.name.padEnd(20)} ${r.inSampleF1.toFixed(3)}      ${r.f1.toFixed(3)}  ${describe(r.chosen)}`);
   const inSample = rows.reduce((s, r) => s + r.inSampleF1, 0) / rows.length;
+  const defaults = scoreDirectory(dir, {});
+  const defaultsMean = defaults.reduce((s, r) => s + r.f1, 0) / defaults.length;
+  if (Math.abs(defaultsMean - inSample) > 1e-9) console.log(`NOTE: SERIES_DEFAULTS score ${defaultsMean.toFixed(3)}, not the grid's best on all series (${inSample.toFixed(3)})`);
   const loo = rows.reduce((s, r) => s + r.f1, 0) / rows.length;
   console.log(`mean F1: in-sample ${inSample.toFixed(3)} (grid's best on all ${rows.length}), leave-one-out ${loo.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
