@@ -1,13 +1,15 @@
 /**
- * `npm run cpd -- --input <file.json> [--hazard 0.001] [--model normal|poisson] [--threshold 0.9]`
+ * `npm run cpd -- --input <file.json> [--model auto|normal|trend|poisson] [--hazard 0.001] [--threshold 0.97] ...`
  * Reads a TCPD series (`series[0].raw`, nulls allowed) and prints the detected changepoint
- * indices (0-based, aligned with the raw series) as a JSON array on stdout.
+ * indices (0-based, aligned with the raw series) as a JSON array on stdout. `--explain` prints
+ * the chosen segment model and its log evidence on stderr.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { detectChangepoints, SERIES_DEFAULTS, type SeriesDetectOptions } from '../edge-agent/core/index.ts';
+import { detectSeries, SERIES_DEFAULTS, SERIES_MODELS, type SeriesDetectOptions } from '../edge-agent/core/detect-series.ts';
 
-const USAGE = 'usage: npm run cpd -- --input <file.json> [--hazard H] [--model normal|poisson] [--threshold P] [--window L] [--confirm N]';
+const USAGE =
+  'usage: npm run cpd -- --input <file.json> [--model auto|normal|trend|poisson] [--hazard H] [--threshold P] [--window L] [--confirm N] [--slope-sd S] [--outlier EPS] [--explain]';
 
 function main(): number {
   let values;
@@ -16,7 +18,10 @@ function main(): number {
       options: {
         input: { type: 'string' },
         hazard: { type: 'string' },
-        model: { type: 'string', default: 'normal' },
+        model: { type: 'string', default: SERIES_DEFAULTS.model },
+        'slope-sd': { type: 'string' },
+        outlier: { type: 'string' },
+        explain: { type: 'boolean', default: false },
         threshold: { type: 'string' },
         window: { type: 'string' },
         confirm: { type: 'string' },
@@ -35,8 +40,8 @@ function main(): number {
     console.error(`missing --input\n${USAGE}`);
     return 2;
   }
-  if (values.model !== 'normal' && values.model !== 'poisson') {
-    console.error(`Expected \`--model\` to be 'normal' or 'poisson', got \`${values.model}\``);
+  if (!(SERIES_MODELS as readonly string[]).includes(values.model!)) {
+    console.error(`Expected \`--model\` to be one of ${SERIES_MODELS.map((m) => `'${m}'`).join(', ')}, got \`${values.model}\``);
     return 2;
   }
   let raw: (number | null)[];
@@ -56,14 +61,18 @@ function main(): number {
     return v;
   };
   try {
-    const opts: SeriesDetectOptions = { model: values.model };
+    const opts: SeriesDetectOptions = { model: values.model as SeriesDetectOptions['model'] };
     const o = opts as Record<string, unknown>;
     const set = (k: string, v: number | undefined) => v !== undefined && (o[k] = v);
     set('hazard', num('hazard', values.hazard));
     set('threshold', num('threshold', values.threshold));
     set('windowSteps', num('window', values.window));
     set('confirmSteps', num('confirm', values.confirm));
-    console.log(JSON.stringify(detectChangepoints(raw, opts)));
+    set('slopeSd', num('slope-sd', values['slope-sd']));
+    set('outlierProbability', num('outlier', values.outlier));
+    const found = detectSeries(raw, opts);
+    if (values.explain) console.error(`model ${found.model}, log evidence ${found.logEvidence.toFixed(1)} (standardised units)`);
+    console.log(JSON.stringify(found.changepoints));
     return 0;
   } catch (e) {
     console.error((e as Error).message);

@@ -24,6 +24,14 @@ export interface ObservationModel {
   priorVariance(): number;
 }
 
+/**
+ * log density of a Student-t with ν = 2a degrees of freedom at distance `d` from its location,
+ * given ν·scale² and lgamma(a + ½) − lgamma(a) (callers cache it: it depends only on a).
+ */
+export function studentTLogPdf(d: number, a: number, nuScale2: number, lgammaRatio: number): number {
+  return lgammaRatio - 0.5 * Math.log(Math.PI * nuScale2) - (a + 0.5) * Math.log1p((d * d) / nuScale2);
+}
+
 /** Normal–Gamma prior on (mean, precision) of Gaussian data. */
 export interface NormalGammaPrior {
   /** Prior mean. @default 0 */
@@ -93,8 +101,7 @@ export class NormalGammaModel implements ObservationModel {
     const b = this.beta[i];
     const d = x - this.mu[i];
     // ν·scale² = 2β(κ+1)/κ
-    const nuS2 = (2 * b * (k + 1)) / k;
-    return this.gammaConst(this.count[i]) - 0.5 * Math.log(Math.PI * nuS2) - (a + 0.5) * Math.log1p((d * d) / nuS2);
+    return studentTLogPdf(d, a, (2 * b * (k + 1)) / k, this.gammaConst(this.count[i]));
   }
 
   update(i: number, x: number): void {
