@@ -46,11 +46,10 @@ export interface TargetBatches {
   readonly maxBatchSize: number;
 }
 
-/** One second of the agent, as the dashboard draws it. */
-export interface HistoryPoint {
+/** One second of the agent, as the dashboard draws it: the runtime's counters of that second, plus what the history derives. */
+export interface HistoryPoint extends Pick<RuntimeStats, 'epochMs' | 'queueDepth' | 'inFlight' | 'answered' | 'deadlineMet' | 'deadlineAttainment' | 'costUsd' | 'costPer1000Usd' | 'rejected' | 'replans' | 'changepoints'> {
   /** Position in the history's one sequence (points and events share it); `?after=` pages on it. */
   readonly seq: number;
-  readonly epochMs: number;
   /** Requests admitted since the previous point. */
   readonly arrivals: number;
   /** Measured arrival rate: admissions over the last 5 points, req/s. */
@@ -63,16 +62,6 @@ export interface HistoryPoint {
   readonly sinceArrivalMs: number | null;
   /** The core's uplink estimate (`estimates.link.uplinkMbps`); huge when no size-dependence was seen. */
   readonly uplinkMbps: number | null;
-  readonly queueDepth: number;
-  readonly inFlight: number;
-  readonly answered: number;
-  readonly deadlineMet: number;
-  readonly deadlineAttainment: number | null;
-  readonly costUsd: number;
-  readonly costPer1000Usd: number | null;
-  readonly rejected: number;
-  readonly replans: number;
-  readonly changepoints: number;
   /** Items answered since the previous point, by target (`edge` or a tier key). */
   readonly answeredBy: Readonly<Record<string, number>>;
   /** Batches completed (successfully) since the previous point, by target. */
