@@ -65,9 +65,10 @@ export class Instance {
       accountId: opts.accountId,
       hasInitializer: !!t.initializer,
     };
-    // The handler sizes its intra-op thread pool from this; more threads than cores only thrash.
+    // The handler sizes its intra-op thread pool from SEB_VCPU (on FC, s.yaml sets the tier's vCPU);
+    // here it is capped at this machine's cores: more threads than cores only thrash.
     const vcpu = Math.max(1, Math.min(Math.ceil(t.vcpu), availableParallelism()));
-    const env: Record<string, string | undefined> = { ...process.env, ...t.environmentVariables, FC_INSTANCE_VCPU: String(vcpu), FC_FUNCTION_NAME: t.functionName, FC_FUNCTION_MEMORY_SIZE: String(t.memoryMb), FC_INSTANCE_ID: this.id };
+    const env: Record<string, string | undefined> = { ...process.env, ...t.environmentVariables, SEB_VCPU: String(vcpu), FC_FUNCTION_NAME: t.functionName, FC_FUNCTION_MEMORY_SIZE: String(t.memoryMb), FC_INSTANCE_ID: this.id };
     // A function never sees its caller's keys on FC; keep the local ones out of handler code too.
     for (const k of Object.keys(env)) if (/^(FC_LOCAL_ACCESS_KEY|ALIBABA_CLOUD_(ACCESS_KEY|SECURITY_TOKEN))/.test(k)) delete env[k];
     this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: init, env, stderr: false });

@@ -2,7 +2,7 @@
  * Entry point of one local FC instance (a worker thread). Imports the function's code, runs its
  * initializer once (the real cold start: module load, model load), then serves invocations one at
  * a time, like an FC instance with instanceConcurrency 1. The thread's env carries the tier's
- * environment variables and FC_INSTANCE_VCPU.
+ * environment variables and SEB_VCPU (its vCPU, capped at this machine's cores).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';

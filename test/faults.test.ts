@@ -92,8 +92,8 @@ async function settledClean(): Promise<void> {
 /** The tier serves again: bursts the edge alone cannot finish in time, until the tier answers a call. */
 async function tierServesAgain(withinMs = 10_000): Promise<void> {
   const end = Date.now() + withinMs;
-  const before = agent.localFc!.ledger().entries.filter((e) => !e.errorType).length;
-  while (agent.localFc!.ledger().entries.filter((e) => !e.errorType).length === before) {
+  const before = agent.localFc!.ledger().entries.filter((e) => e.kind === 'invocation' && !e.errorType).length;
+  while (agent.localFc!.ledger().entries.filter((e) => e.kind === 'invocation' && !e.errorType).length === before) {
     if (Date.now() > end) throw new Error('the tier was never called successfully again');
     await burst(BURST, 700);
     await sleep(200);
@@ -138,12 +138,12 @@ describe('agent under faults', () => {
 
   it('throttling (429): the tier counts as saturated, requests go to the edge, no 502 storm', async () => {
     agent.localFc!.setFaults({ [TIER]: { throttleRate: 1 } });
-    const calls0 = agent.localFc!.ledger().entries.length;
+    const calls0 = agent.localFc!.ledger().total.invocations;
     const answers = await burst(48, 700);
     expect(answers.filter((a) => a.target === TIER)).toEqual([]);
     expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(answers.length / 2);
     expect(answers.filter((a) => a.status === 502).length).toBeLessThanOrEqual(4);
-    expect(agent.localFc!.ledger().entries.length - calls0, '429s are not billed').toBe(0);
+    expect(agent.localFc!.ledger().total.invocations - calls0, '429s are not billed').toBe(0);
     agent.localFc!.setFaults({});
     await tierServesAgain();
     await settledClean();

@@ -98,6 +98,11 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
   const profile: Profile = loadProfile(cfg.profile);
 
   const backends: InferenceBackend[] = [];
+  // FC's initializer is billed apart and reported nowhere: count the backend's estimate, labelled so.
+  const onInitializerEstimate = (e: { target: string; billedMs: number; costUsd: number; source: string }) => {
+    runtime.metrics.initializerEstimatedSeconds.inc({ target: e.target, source: e.source }, e.billedMs / 1000);
+    runtime.metrics.initializerEstimatedUsd.inc({ target: e.target, source: e.source }, e.costUsd);
+  };
   let localFc: LocalFc | undefined;
   let fcEndpoint: string | undefined;
   let edgeChunkSize: number | undefined;
@@ -124,7 +129,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
         if (!accountId) throw new ConfigError('the real FC needs an account id: set FC_ACCOUNT_ID (or --fc-account-id)');
         if (!region) throw new ConfigError('the real FC needs a region: set FC_REGION (or --fc-region)');
         fcEndpoint = cfg.fcEndpoint ?? `https://${accountId}.${region}.fc.aliyuncs.com`;
-        backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model }));
+        backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model, onInitializerEstimate }));
         logger.info({ endpoint: fcEndpoint, credentials: creds.source, tiers: tiers.map((t) => t.key) }, 'fc backend up (Alibaba Cloud Function Compute)');
       } else {
         localFc = await startLocalFc({ port: 0, tiers, profile, maxInstances: LOCAL_FC_INSTANCES, ...options.localFc });
@@ -139,6 +144,7 @@ export async function startAgent(cfg: AgentConfig, options: StartAgentOptions = 
             region: localFc.region,
             credentials,
             model: cfg.model,
+            onInitializerEstimate,
           }),
         );
         logger.info({ endpoint: localFc.url, tiers: tiers.map((t) => t.key) }, 'fc backend up (local FC in-process)');
