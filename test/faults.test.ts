@@ -52,13 +52,13 @@ afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-async function burst(n: number, deadlineMs: number): Promise<{ status: number; target?: string; deadlineMet?: boolean }[]> {
+async function burst(n: number, deadlineMs: number): Promise<{ status: number; target?: string; deadlineMet?: boolean; code?: string }[]> {
   sent += n;
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const r = await fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': String(deadlineMs) }, body: images[i % images.length] });
-      const body = (await r.json()) as { route?: { target: string; tier?: string }; deadlineMet?: boolean };
-      return { status: r.status, ...(body.route ? { target: body.route.tier ?? body.route.target, deadlineMet: body.deadlineMet } : {}) };
+      const body = (await r.json()) as { route?: { target: string; tier?: string }; deadlineMet?: boolean; error?: { code: string } };
+      return { status: r.status, ...(body.route ? { target: body.route.tier ?? body.route.target, deadlineMet: body.deadlineMet } : {}), ...(body.error ? { code: body.error.code } : {}) };
     }),
   );
 }
@@ -186,7 +186,15 @@ describe('agent under faults', () => {
     try {
       for (let i = 0; i < 6 && takenOut.length === 0; i++) {
         const answers = await burst(BURST, 700);
-        for (const a of answers) expect([200, 503, 504]).toContain(a.status);
+        // A hung call keeps its FC instance until the function timeout (60 s), on FC as in the
+        // local FC: with both instances hung, FC answers every further call 429. A request whose
+        // retry also met that 429 is answered 502 backend_throttled — the one 502 this case can
+        // give (the test used to assume none; on a loaded machine the held slots come back before
+        // the breaker trips and the agent tries the hung tier again). Any other 502 is a bug.
+        for (const a of answers) {
+          expect([200, 502, 503, 504], JSON.stringify(a)).toContain(a.status);
+          if (a.status === 502) expect(a.code, 'a 502 here only from the hung tier\'s 429').toBe('backend_throttled');
+        }
         expect(answers.filter((a) => a.target === TIER), 'no answer comes from a hung tier').toEqual([]);
       }
       expect(takenOut.length, 'the hung tier was marked unhealthy').toBeGreaterThan(0);
