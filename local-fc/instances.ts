@@ -35,6 +35,8 @@ export interface PoolOptions {
   /** An instance idle this long is reclaimed (the next request cold-starts). */
   readonly keepAliveMs: number;
   readonly accountId: string;
+  /** Nice value of instance threads (0 = unchanged). */
+  readonly nice: number;
 }
 
 let nextInstance = 0;
@@ -64,6 +66,7 @@ export class Instance {
       region: t.region,
       accountId: opts.accountId,
       hasInitializer: !!t.initializer,
+      nice: opts.nice,
     };
     // The handler sizes its intra-op thread pool from SEB_VCPU (on FC, s.yaml sets the tier's vCPU);
     // here it is capped at this machine's cores: more threads than cores only thrash.

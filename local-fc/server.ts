@@ -51,6 +51,13 @@ export interface LocalFcOptions {
   readonly maxInstances?: number;
   /** Idle instances are reclaimed after this long, in ms. @default 300000 */
   readonly keepAliveMs?: number;
+  /**
+   * Nice value (0–19) instance threads run at. Emulated instances stand for cloud machines; on
+   * the device they would otherwise compete for its cores with the agent's own edge workers
+   * (Linux; elsewhere ignored). 0 = the process's priority.
+   * @default 10
+   */
+  readonly instanceNice?: number;
   /** Accepted AccessKey pair. @default FC_LOCAL_ACCESS_KEY_ID / FC_LOCAL_ACCESS_KEY_SECRET, else the local defaults */
   readonly accessKeyId?: string;
   readonly accessKeySecret?: string;
@@ -118,6 +125,8 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
   const profile = opts.profile === false ? undefined : typeof opts.profile === 'object' ? opts.profile : loadProfile(opts.profile);
   const maxInstances = positiveInt('maxInstances', opts.maxInstances ?? 2, 1);
   const keepAliveMs = positiveInt('keepAliveMs', opts.keepAliveMs ?? 300_000, 0);
+  const instanceNice = positiveInt('instanceNice', opts.instanceNice ?? 10, 0);
+  if (instanceNice > 19) throw new TypeError(`Expected \`instanceNice\` to be an integer ≤ 19, got \`${instanceNice}\``);
   const maxBodyBytes = positiveInt('maxBodyBytes', opts.maxBodyBytes ?? MAX_BODY_BYTES, 1);
   const envKey = localFcAccessKey();
   const accessKeyId = opts.accessKeyId ?? envKey.accessKeyId;
@@ -132,7 +141,7 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
   let faults: Faults = faultsSchema.parse(opts.faults ?? {});
 
   const byName = new Map(tiers.map((t) => [t.functionName, t]));
-  const pools = new Map(tiers.map((t) => [t.key, new TierPool({ tier: t, handlerModule, maxInstances, keepAliveMs, accountId })]));
+  const pools = new Map(tiers.map((t) => [t.key, new TierPool({ tier: t, handlerModule, maxInstances, keepAliveMs, accountId, nice: instanceNice })]));
   /** Pending holds (emulated durations, hangs) so close() can cut them short. */
   const holds = new Set<() => void>();
   let closing = false;
