@@ -19,7 +19,16 @@ const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
  * under vitest.
  */
 const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json')).href.replace(/package\.json$/, 'dist/esm/api/index.mjs');
-const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+/**
+ * The nice value is set first, before tsx registers: registering starts the loader-hooks thread,
+ * and each new instance spends seconds of CPU compiling the handler's module graph there and on
+ * its own thread (profiled under 3× overload: 3–11 s of CPU per cold start on the dev box), which
+ * must not run at the agent's priority. Linux nice is per thread and inherited by threads
+ * started afterwards; pid 0 = the calling thread.
+ */
+const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
+if (workerData.nice) { try { require('node:os').setPriority(0, workerData.nice); } catch {} }
+import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 
 /** What one invocation produced. `unhandled` = crash, failed initializer or function timeout. */
 export type InvokeResult =
@@ -53,6 +62,8 @@ export class Instance {
   private seq = 0;
   private pending: { id: number; resolve: (r: InvokeResult) => void; start: number } | undefined;
   private lastMemoryMb = 0;
+  /** Settles when the invocation now running (if any) has its answer. */
+  running: Promise<unknown> = Promise.resolve();
 
   constructor(opts: PoolOptions, onExit: (i: Instance) => void) {
     const t = opts.tier;
@@ -114,7 +125,7 @@ export class Instance {
     } catch (err) {
       return { kind: 'unhandled', errorType: 'InitializationError', errorMessage: (err as Error).message, handlerMs: performance.now() - start, memoryMb: 0 };
     }
-    return new Promise<InvokeResult>((resolve) => {
+    const done = new Promise<InvokeResult>((resolve) => {
       const id = ++this.seq;
       const timer = setTimeout(() => {
         if (this.pending?.id !== id) return;
@@ -126,6 +137,8 @@ export class Instance {
       const copy = new Uint8Array(event); // transfer a private copy; the caller keeps its buffer
       this.worker.postMessage({ type: 'invoke', id, requestId, event: copy }, [copy.buffer]);
     });
+    this.running = done;
+    return done;
   }
 }
 
@@ -179,6 +192,13 @@ export class TierPool {
     this.closed = true;
     const all = [...this.instances];
     this.instances.clear();
-    await Promise.all(all.map((i) => (clearTimeout(i.idleTimer), i.worker.terminate())));
+    // Terminating a worker while ONNX Runtime is creating its session or running a batch aborts
+    // the whole process (a Napi::Error thrown during the worker's teardown: "terminate called
+    // after throwing an instance of 'Napi::Error'", seen when an agent shut down during cold
+    // starts or under load). Let an instance finish its initializer and its current invocation
+    // first (bounded: a hung handler is cut after 15 s), then terminate.
+    const quiet = (i: Instance) =>
+      Promise.race([i.ready.then(() => i.running, () => undefined).then(() => undefined, () => undefined), new Promise<void>((r) => setTimeout(r, 15_000).unref())]);
+    await Promise.all(all.map(async (i) => (clearTimeout(i.idleTimer), await quiet(i), await i.worker.terminate())));
   }
 }
