@@ -89,17 +89,23 @@ async function settledClean(): Promise<void> {
   expect(process.memoryUsage().heapUsed - heapAtStart, 'JS heap growth since the suite started').toBeLessThan(150 * 2 ** 20);
 }
 
-/** The tier serves again: bursts the edge alone cannot finish in time, until the tier answers a call. */
+/**
+ * The tier serves again: bursts the edge alone cannot finish in time, until the agent has an
+ * answer from the tier and holds it healthy. Judged by the agent's own answers, not the local
+ * FC's ledger: on a loaded box a call the function finished can still reach the agent after its
+ * deadline, and that timeout (rightly) keeps the tier out a while longer.
+ */
 async function tierServesAgain(withinMs = 10_000): Promise<void> {
   const end = Date.now() + withinMs;
-  const before = agent.localFc!.ledger().entries.filter((e) => e.kind === 'invocation' && !e.errorType).length;
-  while (agent.localFc!.ledger().entries.filter((e) => e.kind === 'invocation' && !e.errorType).length === before) {
-    if (Date.now() > end) throw new Error('the tier was never called successfully again');
-    await burst(BURST, 700);
+  for (;;) {
+    const answers = await burst(BURST, 700);
+    const fromTier = answers.filter((a) => a.target === TIER).length;
+    if (fromTier > 0 && !(TIER in estimates().unhealthy)) return;
+    if (Date.now() > end) {
+      throw new Error(`the tier never served again: ${fromTier} answers from it in the last burst, unhealthy ${JSON.stringify(estimates().unhealthy)}`);
+    }
     await sleep(200);
   }
-  await burst(8, 700); // the core's view advances on traffic
-  expect(estimates().unhealthy).toEqual({});
 }
 
 describe('agent under faults', () => {
