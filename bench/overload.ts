@@ -17,6 +17,7 @@
  * all tiers the core then spreads the load over more tiers whose cold starts load yet more
  * models on the same cores — a harness artefact, not what real FC does; `--tiers 5` shows it),
  * --warmup <s> (5, closed-loop, not measured; lets tier cold starts happen),
+ * --instance-nice <n> (0: nice value of the local FC's instance threads, via FC_LOCAL_INSTANCE_NICE),
  * --backends <list> (edge,fc), --edge-baseline (true: the same phases again with `--backends
  * edge`, each configuration with its own capacity measured in this run; `--no-edge-baseline` skips it).
  *
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     tiers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '5' },
     backends: { type: 'string', default: 'edge,fc' },
+    'instance-nice': { type: 'string', default: '0' },
     'edge-baseline': { type: 'boolean', default: true },
     'no-edge-baseline': { type: 'boolean', default: false },
   },
@@ -63,6 +65,7 @@ const durationS = num('duration', 1);
 const recoveryS = num('recovery', 0);
 const factor = num('factor', 0.1);
 const connections = num('connections', 1);
+process.env.FC_LOCAL_INSTANCE_NICE = String(num('instance-nice', 0));
 const edgeWorkers = num('edge-workers', 1);
 const warmupS = num('warmup', 0);
 

@@ -196,9 +196,9 @@ export class TierPool {
     // the whole process (a Napi::Error thrown during the worker's teardown: "terminate called
     // after throwing an instance of 'Napi::Error'", seen when an agent shut down during cold
     // starts or under load). Let an instance finish its initializer and its current invocation
-    // first (bounded: a hung handler is cut after 15 s), then terminate.
+    // first (bounded by the function timeout, as FC bounds both), then terminate.
     const quiet = (i: Instance) =>
-      Promise.race([i.ready.then(() => i.running, () => undefined).then(() => undefined, () => undefined), new Promise<void>((r) => setTimeout(r, 15_000).unref())]);
+      Promise.race([i.ready.then(() => i.running, () => undefined).then(() => undefined, () => undefined), new Promise<void>((r) => setTimeout(r, this.opts.tier.timeoutS * 1000).unref())]);
     await Promise.all(all.map(async (i) => (clearTimeout(i.idleTimer), await quiet(i), await i.worker.terminate())));
   }
 }

@@ -22,7 +22,7 @@ A local Alibaba Cloud Function Compute for the tiers of s.yaml (tier speed is em
   --max-instances N      instances per tier at once; beyond it: 429 (default 2)
   --keep-alive-ms N      idle instances are reclaimed after this (default 300000)
   --instance-nice N      nice value (0-19) of instance threads, so emulated instances do not take
-                         the device's CPU from the agent (default 10; 0 = unchanged)
+                         a dedicated device's CPU from the agent (default FC_LOCAL_INSTANCE_NICE, else 0)
   --handler PATH         module exporting handler/initializer (default functions/index.ts)
   --uplink PATH          pace request bodies to a bandwidth trace (loops)
   --uplink-format F      ${BANDWIDTH_FORMATS.join('|')} (default: inferred)

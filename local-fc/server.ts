@@ -53,9 +53,11 @@ export interface LocalFcOptions {
   readonly keepAliveMs?: number;
   /**
    * Nice value (0–19) instance threads run at. Emulated instances stand for cloud machines; on
-   * the device they would otherwise compete for its cores with the agent's own edge workers
-   * (Linux; elsewhere ignored). 0 = the process's priority.
-   * @default 10
+   * a device they compete for its cores with the agent's own edge workers, so a dedicated device
+   * can run them lower (Linux; elsewhere ignored). Not the default: on a machine shared with
+   * other work, nice 10 made every cold start 5–10× slower (6–10 s model loads under load
+   * average 12–25) and FC tiers looked unusable to the agent.
+   * @default FC_LOCAL_INSTANCE_NICE, else 0 (the process's priority)
    */
   readonly instanceNice?: number;
   /** Accepted AccessKey pair. @default FC_LOCAL_ACCESS_KEY_ID / FC_LOCAL_ACCESS_KEY_SECRET, else the local defaults */
@@ -125,7 +127,7 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
   const profile = opts.profile === false ? undefined : typeof opts.profile === 'object' ? opts.profile : loadProfile(opts.profile);
   const maxInstances = positiveInt('maxInstances', opts.maxInstances ?? 2, 1);
   const keepAliveMs = positiveInt('keepAliveMs', opts.keepAliveMs ?? 300_000, 0);
-  const instanceNice = positiveInt('instanceNice', opts.instanceNice ?? 10, 0);
+  const instanceNice = positiveInt('instanceNice', opts.instanceNice ?? Number(process.env.FC_LOCAL_INSTANCE_NICE || 0), 0);
   if (instanceNice > 19) throw new TypeError(`Expected \`instanceNice\` to be an integer ≤ 19, got \`${instanceNice}\``);
   const maxBodyBytes = positiveInt('maxBodyBytes', opts.maxBodyBytes ?? MAX_BODY_BYTES, 1);
   const envKey = localFcAccessKey();
