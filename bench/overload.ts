@@ -16,12 +16,21 @@
  * the machine cannot be emulated, and under 2× load its calls run late on the shared CPU; with
  * all tiers the core then spreads the load over more tiers whose cold starts load yet more
  * models on the same cores — a harness artefact, not what real FC does; `--tiers 5` shows it),
- * --warmup <s> (5, closed-loop, not measured; lets tier cold starts happen).
+ * --warmup <s> (5, closed-loop, not measured; lets tier cold starts happen),
+ * --instance-nice <n> (0: nice value of the local FC's instance threads, via FC_LOCAL_INSTANCE_NICE),
+ * --backends <list> (edge,fc), --edge-baseline (true: the same phases again with `--backends
+ * edge`, each configuration with its own capacity measured in this run; `--no-edge-baseline` skips it).
+ *
+ * At the end, one row per configuration side by side: capacity, overload goodput ÷ capacity,
+ * the share of refusals that were early 503s with Retry-After (rather than 504s), late answers
+ * (a 504 or a 200 after the deadline) and requests with no answer at all.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
@@ -41,6 +50,10 @@ const { values } = parseArgs({
     'edge-workers': { type: 'string', default: '1' },
     tiers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '5' },
+    backends: { type: 'string', default: 'edge,fc' },
+    'instance-nice': { type: 'string', default: '0' },
+    'edge-baseline': { type: 'boolean', default: true },
+    'no-edge-baseline': { type: 'boolean', default: false },
   },
 });
 const num = (k: keyof typeof values, min: number): number => {
@@ -54,6 +67,7 @@ const durationS = num('duration', 1);
 const recoveryS = num('recovery', 0);
 const factor = num('factor', 0.1);
 const connections = num('connections', 1);
+process.env.FC_LOCAL_INSTANCE_NICE = String(num('instance-nice', 0));
 const edgeWorkers = num('edge-workers', 1);
 const warmupS = num('warmup', 0);
 
@@ -79,10 +93,10 @@ if (values.tiers !== undefined) {
 
 const rng = seededRng(11);
 const images = await Promise.all(Array.from({ length: 8 }, async () => new Uint8Array(await renderTextLine(randomLine(rng, { minChars: 6, maxChars: 9 })))));
-const agent: RunningAgent<EmbeddedLocalFc> = await startAgent(
-  parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers, logLevel: 'silent', ...(sYaml ? { sYaml } : {}) }),
-  { fc: embeddedLocalFc() },
-);
+const mainBackends = String(values.backends).split(',').map((b) => b.trim()) as ('edge' | 'fc' | 'noop')[];
+const configs = [mainBackends];
+if (values['edge-baseline'] && !values['no-edge-baseline'] && mainBackends.join(',') !== 'edge') configs.push(['edge']);
+let agent!: RunningAgent<EmbeddedLocalFc>;
 let unhandled = 0;
 process.on('unhandledRejection', () => void unhandled++);
 
@@ -174,31 +188,102 @@ function summary(name: string, shots: Shot[], seconds: number) {
   };
 }
 
+/** The three figures the overload goal is stated in, for one configuration. */
+interface SideBySide {
+  backends: string;
+  capacityRps: number;
+  overloadGoodputRps: number;
+  goodputOverCapacity: number;
+  refusals: number;
+  early503Share: number;
+  late504: number;
+  late200: number;
+  noAnswer: number;
+}
+
+function sideBySide(backends: string, capacityRps: number, over: Shot[]): SideBySide {
+  const refused = over.filter((s) => s.status !== 200);
+  const early503 = refused.filter((s) => s.status === 503 && s.retryAfter).length;
+  const goodput = over.filter((s) => s.deadlineMet).length / durationS;
+  return {
+    backends,
+    capacityRps: +capacityRps.toFixed(1),
+    overloadGoodputRps: +goodput.toFixed(1),
+    goodputOverCapacity: +(goodput / capacityRps).toFixed(3),
+    refusals: refused.length,
+    early503Share: refused.length ? +(early503 / refused.length).toFixed(3) : 1,
+    late504: refused.filter((s) => s.status === 504 && s.latencyMs >= deadlineMs).length,
+    late200: over.filter((s) => s.status === 200 && !s.deadlineMet).length,
+    noAnswer: over.filter((s) => s.status === 0).length,
+  };
+}
+
+async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySide> {
+  agent = await startAgent(parseConfig({ port: 0, backends, edgeWorkers, logLevel: 'silent', ...(sYaml ? { sYaml } : {}) }), { fc: embeddedLocalFc() });
+  rss.length = 0;
+  try {
+    if (warmupS > 0) await closedLoop(warmupS);
+    const capShots = await closedLoop(capacityS);
+    const capacityRps = Math.max(1, capShots.filter((s) => s.deadlineMet).length / capacityS);
+    const rss0 = process.memoryUsage().rss;
+    const over = await openLoop(factor * capacityRps, durationS);
+    const rssOver = Math.max(...rss);
+    const rec = recoveryS > 0 ? await openLoop(capacityRps / 2, recoveryS) : [];
+    await new Promise((r) => setTimeout(r, 200));
+    const rows = [summary('capacity (closed loop)', capShots, capacityS), summary(`overload ${factor}x`, over, durationS)];
+    if (rec.length) rows.push(summary('recovery 0.5x', rec, recoveryS));
+    console.log(`agent: backends ${backends.join(',')}, ${edgeWorkers} edge worker(s), tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
+    console.table(rows);
+    const rt = agent.runtime.planSnapshot();
+    console.log(
+      JSON.stringify({
+        rssMb: { beforeOverload: +(rss0 / 1e6).toFixed(0), maxDuringOverload: +(rssOver / 1e6).toFixed(0), end: +(process.memoryUsage().rss / 1e6).toFixed(0) },
+        pendingAfter: agent.runtime.pending,
+        queueDepthAfter: rt.queueDepth,
+        busyAfter: rt.busy,
+        unhandledRejections: unhandled,
+        fcLedger: agent.fc?.localFc.ledger().total,
+      }),
+    );
+    return sideBySide(backends.join(','), capacityRps, over);
+  } finally {
+    await agent.shutdown(3000);
+  }
+}
+
+/**
+ * Each configuration runs in a process of its own (this script again, one configuration): no
+ * ONNX sessions, instances or heap of the first run are left to slow the second, and a native
+ * abort while one agent shuts down cannot take the other's figures with it.
+ */
+async function runChild(backends: string[]): Promise<SideBySide | undefined> {
+  const args = process.argv.slice(2).filter((a, i, all) => !/^--(backends|no-edge-baseline|edge-baseline)(=|$)/.test(a) && !/^--backends$/.test(all[i - 1] ?? ''));
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, '--backends', backends.join(','), '--no-edge-baseline'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+    process.stdout.write(c.toString('utf8').replace(/^SIDE .*\n/gm, ''));
+  });
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const line = /^SIDE (.*)$/m.exec(out)?.[1];
+  if (!line) console.error(`the ${backends.join(',')} run ended (exit ${code}) without its figures`);
+  return line ? (JSON.parse(line) as SideBySide) : undefined;
+}
+
 try {
-  if (warmupS > 0) await closedLoop(warmupS);
-  const capShots = await closedLoop(capacityS);
-  const capacityRps = Math.max(1, capShots.filter((s) => s.deadlineMet).length / capacityS);
-  const rss0 = process.memoryUsage().rss;
-  const over = await openLoop(factor * capacityRps, durationS);
-  const rssOver = Math.max(...rss);
-  const rec = recoveryS > 0 ? await openLoop(capacityRps / 2, recoveryS) : [];
-  await new Promise((r) => setTimeout(r, 200));
-  const rows = [summary('capacity (closed loop)', capShots, capacityS), summary(`overload ${factor}x`, over, durationS)];
-  if (rec.length) rows.push(summary('recovery 0.5x', rec, recoveryS));
-  console.log(`agent: ${edgeWorkers} edge worker(s), tiers ${agent.tiers.map((t) => t.key).join(', ')}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
-  console.table(rows);
-  const rt = agent.runtime.planSnapshot();
-  console.log(
-    JSON.stringify({
-      rssMb: { beforeOverload: +(rss0 / 1e6).toFixed(0), maxDuringOverload: +(rssOver / 1e6).toFixed(0), end: +(process.memoryUsage().rss / 1e6).toFixed(0) },
-      pendingAfter: agent.runtime.pending,
-      queueDepthAfter: rt.queueDepth,
-      busyAfter: rt.busy,
-      unhandledRejections: unhandled,
-      fcLedger: agent.fc?.localFc.ledger().total,
-    }),
-  );
+  if (configs.length === 1) {
+    const side = await runConfig(configs[0]);
+    if (values['no-edge-baseline']) console.log(`SIDE ${JSON.stringify(side)}`);
+    else console.table([side]);
+  } else {
+    const sides: SideBySide[] = [];
+    for (const c of configs) {
+      const side = await runChild(c);
+      if (side) sides.push(side);
+    }
+    console.log(`\n${factor}x open-loop overload for ${durationS} s, each configuration against its own capacity (closed loop, ${connections} connections) measured in this run:`);
+    console.table(sides);
+  }
 } finally {
   clearInterval(rssTimer);
-  await agent.shutdown(3000);
 }

@@ -3,9 +3,14 @@
  * An adapter around shared/batch-inference.ts; the local FC imports this very module.
  *
  * - `initializer(context)` loads the ONNX session once per instance, with intra-op threads from
- *   the instance's vCPU (env `FC_INSTANCE_VCPU`, else os.availableParallelism(); rounded, ≥ 1).
+ *   the tier's vCPU: env `SEB_VCPU`, which s.yaml sets per function (FC itself tells a function
+ *   nothing about its vCPU, and os.availableParallelism() there counts the host's cores, not the
+ *   instance's share); without it, os.availableParallelism(); rounded, ≥ 1.
  * - `handler(event, context)` decodes the frame and runs the batch; the first invocation an
  *   instance serves reports `coldStart: true`. Called without the initializer, it loads lazily.
+ *   Every response carries `handlerMs` (the handler's own time, for callers whose reply lacks
+ *   `x-fc-invocation-duration`) and, on a cold start after the initializer ran, `initializerMs`
+ *   (FC bills the initializer apart from the invocation and reports its time to nobody).
  * - A malformed frame (or a model this instance does not serve) throws an Error whose message is
  *   `{"error":{"code","message"}}`: FC then answers with `x-fc-error-type: HandledInvocationError`
  *   and that message, so callers see a per-batch failure, distinct from a crash or a timeout,
@@ -30,15 +35,15 @@ export interface FcContext {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Intra-op threads for this instance: its vCPU, rounded, at least 1. */
+/** Intra-op threads for this instance: its tier's vCPU (`SEB_VCPU`), rounded, at least 1. */
 export function threadsForInstance(env: Env = process.env, cpus: number = availableParallelism()): number {
-  const fromEnv = env.FC_INSTANCE_VCPU === undefined || env.FC_INSTANCE_VCPU === '' ? Number.NaN : Number(env.FC_INSTANCE_VCPU);
+  const fromEnv = env.SEB_VCPU === undefined || env.SEB_VCPU === '' ? Number.NaN : Number(env.SEB_VCPU);
   const vcpu = Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : cpus;
   return Math.max(1, Math.round(vcpu));
 }
 
-/** Per-instance state: the loading/loaded model and whether an invocation was served yet. */
-let instance: { inference: Promise<BatchInference>; served: boolean } | undefined;
+/** Per-instance state: the loading/loaded model, whether an invocation was served yet, and how long the initializer took. */
+let instance: { inference: Promise<BatchInference>; served: boolean; initializerMs?: number } | undefined;
 
 function load(env: Env = process.env): Promise<BatchInference> {
   if (!instance) {
@@ -53,6 +58,8 @@ function load(env: Env = process.env): Promise<BatchInference> {
   return instance.inference;
 }
 
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
 /** An error FC reports as HandledInvocationError; its message is the JSON body callers parse. */
 function handledError(code: string, message: string): Error {
   const err = new Error(JSON.stringify({ error: { code, message } }));
@@ -64,7 +71,9 @@ function handledError(code: string, message: string): Error {
 export async function initializer(_context?: FcContext): Promise<void> {
   const started = performance.now();
   const inf = await load();
-  console.log(`initializer: model ${inf.model} loaded with ${inf.intraOpThreads} intra-op threads in ${Math.round(performance.now() - started)} ms`);
+  const ms = performance.now() - started;
+  if (instance) instance.initializerMs = ms;
+  console.log(`initializer: model ${inf.model} loaded with ${inf.intraOpThreads} intra-op threads in ${Math.round(ms)} ms`);
 }
 
 /**
@@ -73,6 +82,7 @@ export async function initializer(_context?: FcContext): Promise<void> {
  * @returns the BatchResponse JSON
  */
 export async function handler(event: Buffer | Uint8Array, _context?: FcContext): Promise<string> {
+  const started = performance.now();
   if (!(event instanceof Uint8Array)) throw handledError('bad_event', `expected the request body as bytes, got ${typeof event}`);
   let batch: ReturnType<typeof decodeBatch>;
   try {
@@ -89,5 +99,6 @@ export async function handler(event: Buffer | Uint8Array, _context?: FcContext):
   const coldStart = !state.served;
   state.served = true;
   const response = await inf.run(batch.items);
-  return JSON.stringify({ ...response, coldStart });
+  const initializerMs = coldStart && state.initializerMs !== undefined ? { initializerMs: round1(state.initializerMs) } : {};
+  return JSON.stringify({ ...response, coldStart, handlerMs: round1(performance.now() - started), ...initializerMs });
 }

@@ -19,7 +19,16 @@ const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
  * under vitest.
  */
 const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json')).href.replace(/package\.json$/, 'dist/esm/api/index.mjs');
-const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+/**
+ * The nice value is set first, before tsx registers: registering starts the loader-hooks thread,
+ * and each new instance spends seconds of CPU compiling the handler's module graph there and on
+ * its own thread (profiled under 3× overload: 3–11 s of CPU per cold start on the dev box), which
+ * must not run at the agent's priority. Linux nice is per thread and inherited by threads
+ * started afterwards; pid 0 = the calling thread.
+ */
+const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
+if (workerData.nice) { try { require('node:os').setPriority(0, workerData.nice); } catch {} }
+import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 
 /** What one invocation produced. `unhandled` = crash, failed initializer or function timeout. */
 export type InvokeResult =
@@ -35,6 +44,8 @@ export interface PoolOptions {
   /** An instance idle this long is reclaimed (the next request cold-starts). */
   readonly keepAliveMs: number;
   readonly accountId: string;
+  /** Nice value of instance threads (0 = unchanged). */
+  readonly nice: number;
 }
 
 let nextInstance = 0;
@@ -51,6 +62,8 @@ export class Instance {
   private seq = 0;
   private pending: { id: number; resolve: (r: InvokeResult) => void; start: number } | undefined;
   private lastMemoryMb = 0;
+  /** Settles when the invocation now running (if any) has its answer. */
+  running: Promise<unknown> = Promise.resolve();
 
   constructor(opts: PoolOptions, onExit: (i: Instance) => void) {
     const t = opts.tier;
@@ -64,10 +77,12 @@ export class Instance {
       region: t.region,
       accountId: opts.accountId,
       hasInitializer: !!t.initializer,
+      nice: opts.nice,
     };
-    // The handler sizes its intra-op thread pool from this; more threads than cores only thrash.
+    // The handler sizes its intra-op thread pool from SEB_VCPU (on FC, s.yaml sets the tier's vCPU);
+    // here it is capped at this machine's cores: more threads than cores only thrash.
     const vcpu = Math.max(1, Math.min(Math.ceil(t.vcpu), availableParallelism()));
-    const env: Record<string, string | undefined> = { ...process.env, ...t.environmentVariables, FC_INSTANCE_VCPU: String(vcpu), FC_FUNCTION_NAME: t.functionName, FC_FUNCTION_MEMORY_SIZE: String(t.memoryMb), FC_INSTANCE_ID: this.id };
+    const env: Record<string, string | undefined> = { ...process.env, ...t.environmentVariables, SEB_VCPU: String(vcpu), FC_FUNCTION_NAME: t.functionName, FC_FUNCTION_MEMORY_SIZE: String(t.memoryMb), FC_INSTANCE_ID: this.id };
     // A function never sees its caller's keys on FC; keep the local ones out of handler code too.
     for (const k of Object.keys(env)) if (/^(FC_LOCAL_ACCESS_KEY|ALIBABA_CLOUD_(ACCESS_KEY|SECURITY_TOKEN))/.test(k)) delete env[k];
     this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: init, env, stderr: false });
@@ -110,7 +125,7 @@ export class Instance {
     } catch (err) {
       return { kind: 'unhandled', errorType: 'InitializationError', errorMessage: (err as Error).message, handlerMs: performance.now() - start, memoryMb: 0 };
     }
-    return new Promise<InvokeResult>((resolve) => {
+    const done = new Promise<InvokeResult>((resolve) => {
       const id = ++this.seq;
       const timer = setTimeout(() => {
         if (this.pending?.id !== id) return;
@@ -122,6 +137,8 @@ export class Instance {
       const copy = new Uint8Array(event); // transfer a private copy; the caller keeps its buffer
       this.worker.postMessage({ type: 'invoke', id, requestId, event: copy }, [copy.buffer]);
     });
+    this.running = done;
+    return done;
   }
 }
 
@@ -175,6 +192,13 @@ export class TierPool {
     this.closed = true;
     const all = [...this.instances];
     this.instances.clear();
-    await Promise.all(all.map((i) => (clearTimeout(i.idleTimer), i.worker.terminate())));
+    // Terminating a worker while ONNX Runtime is creating its session or running a batch aborts
+    // the whole process (a Napi::Error thrown during the worker's teardown: "terminate called
+    // after throwing an instance of 'Napi::Error'", seen when an agent shut down during cold
+    // starts or under load). Let an instance finish its initializer and its current invocation
+    // first (bounded by the function timeout, as FC bounds both), then terminate.
+    const quiet = (i: Instance) =>
+      Promise.race([i.ready.then(() => i.running, () => undefined).then(() => undefined, () => undefined), new Promise<void>((r) => setTimeout(r, this.opts.tier.timeoutS * 1000).unref())]);
+    await Promise.all(all.map(async (i) => (clearTimeout(i.idleTimer), await quiet(i), await i.worker.terminate())));
   }
 }

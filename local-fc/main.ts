@@ -21,6 +21,8 @@ A local Alibaba Cloud Function Compute for the tiers of s.yaml (tier speed is em
   --no-emulation         answer as fast as the handler really ran
   --max-instances N      instances per tier at once; beyond it: 429 (default 2)
   --keep-alive-ms N      idle instances are reclaimed after this (default 300000)
+  --instance-nice N      nice value (0-19) of instance threads, so emulated instances do not take
+                         a dedicated device's CPU from the agent (default FC_LOCAL_INSTANCE_NICE, else 0)
   --handler PATH         module exporting handler/initializer (default functions/index.ts)
   --uplink PATH          pace request bodies to a bandwidth trace (loops)
   --uplink-format F      ${BANDWIDTH_FORMATS.join('|')} (default: inferred)
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     'no-emulation': { type: 'boolean' },
     'max-instances': { type: 'string' },
     'keep-alive-ms': { type: 'string' },
+    'instance-nice': { type: 'string' },
     handler: { type: 'string' },
     uplink: { type: 'string' },
     'uplink-format': { type: 'string' },
@@ -78,6 +81,7 @@ const fc = await startLocalFc({
   profile: values['no-emulation'] ? false : values.profile,
   maxInstances: num('max-instances', values['max-instances'], 1),
   keepAliveMs: num('keep-alive-ms', values['keep-alive-ms'], 0),
+  instanceNice: num('instance-nice', values['instance-nice'], 0),
   handlerModule: values.handler,
   link: {
     trace: values.uplink ? loadBandwidthTrace(values.uplink, fmt as BandwidthFormat | undefined) : undefined,

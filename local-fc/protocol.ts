@@ -14,6 +14,8 @@ export interface InstanceInit {
   readonly region: string;
   readonly accountId: string;
   readonly hasInitializer: boolean;
+  /** Nice value the instance's thread (and the ONNX Runtime threads it starts) runs at; 0 = unchanged. */
+  readonly nice: number;
 }
 
 export type ToInstance = { readonly type: 'invoke'; readonly id: number; readonly requestId: string; readonly event: Uint8Array };

@@ -53,6 +53,15 @@ export interface LocalFcOptions {
   readonly maxInstances?: number;
   /** Idle instances are reclaimed after this long, in ms. @default 300000 */
   readonly keepAliveMs?: number;
+  /**
+   * Nice value (0–19) instance threads run at. Emulated instances stand for cloud machines; on
+   * a device they compete for its cores with the agent's own edge workers, so a dedicated device
+   * can run them lower (Linux; elsewhere ignored). Not the default: on a machine shared with
+   * other work, nice 10 made every cold start 5–10× slower (6–10 s model loads under load
+   * average 12–25) and FC tiers looked unusable to the agent.
+   * @default FC_LOCAL_INSTANCE_NICE, else 0 (the process's priority)
+   */
+  readonly instanceNice?: number;
   /** Accepted AccessKey pair. @default FC_LOCAL_ACCESS_KEY_ID / FC_LOCAL_ACCESS_KEY_SECRET, else the local defaults */
   readonly accessKeyId?: string;
   readonly accessKeySecret?: string;
@@ -120,6 +129,8 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
   const profile = opts.profile === false ? undefined : typeof opts.profile === 'object' ? opts.profile : loadProfile(opts.profile);
   const maxInstances = positiveInt('maxInstances', opts.maxInstances ?? 2, 1);
   const keepAliveMs = positiveInt('keepAliveMs', opts.keepAliveMs ?? 300_000, 0);
+  const instanceNice = positiveInt('instanceNice', opts.instanceNice ?? Number(process.env.FC_LOCAL_INSTANCE_NICE || 0), 0);
+  if (instanceNice > 19) throw new TypeError(`Expected \`instanceNice\` to be an integer ≤ 19, got \`${instanceNice}\``);
   const maxBodyBytes = positiveInt('maxBodyBytes', opts.maxBodyBytes ?? MAX_BODY_BYTES, 1);
   const envKey = localFcAccessKey();
   const accessKeyId = opts.accessKeyId ?? envKey.accessKeyId;
@@ -134,7 +145,7 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
   let faults: Faults = faultsSchema.parse(opts.faults ?? {});
 
   const byName = new Map(tiers.map((t) => [t.functionName, t]));
-  const pools = new Map(tiers.map((t) => [t.key, new TierPool({ tier: t, handlerModule, maxInstances, keepAliveMs, accountId })]));
+  const pools = new Map(tiers.map((t) => [t.key, new TierPool({ tier: t, handlerModule, maxInstances, keepAliveMs, accountId, nice: instanceNice })]));
   /** Pending holds (emulated durations, hangs) so close() can cut them short. */
   const holds = new Set<() => void>();
   let closing = false;
@@ -189,6 +200,12 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
     return Math.ceil(Math.max(realMs, modeled) + (cold ? extraColdMs : 0));
   }
 
+  /** Emulated initializer duration of a new instance: never below the real one, at least the tier's modeled cold start. */
+  function emulatedInitMs(tier: Tier, realMs: number, extraColdMs: number): number {
+    const p = profile?.targets[tier.key];
+    return Math.ceil(Math.max(realMs, p?.coldStartMs ?? 0) + extraColdMs);
+  }
+
   async function invoke(req: IncomingMessage, res: ServerResponse, requestId: string, path: string, query: URLSearchParams, target: { fc2Service?: string; functionName: string }): Promise<void> {
     const auth = verifyFcRequest({ method: req.method ?? '', path, headers: req.headers, accessKeyId, accessKeySecret, nowMs: Date.now(), query: path.includes('/proxy/') ? query : undefined });
     if (auth) throw new FcHttpError(403, auth.code, auth.message);
@@ -225,6 +242,11 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
     let result: InvokeResult;
     let errorType: string | undefined;
     let batchSize = 1;
+    let durationMs: number;
+    let initMs: number | undefined;
+    // FC runs one request per instance for the whole invocation: the instance stays busy until the
+    // emulated duration has passed, not just until the real handler returned (on this machine it
+    // returns far sooner than a slow tier would), so throttling and cold starts are FC's.
     try {
       if (f.hangRate > 0 && roll < f.hangRate) {
         // A hung handler: FC waits for the function timeout, then reports it.
@@ -249,15 +271,25 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
       } else {
         errorType = result.kind === 'handled' ? 'HandledInvocationError' : 'UnhandledInvocationError';
       }
+      const realMs = performance.now() - start;
+      // FC runs and bills a declared initializer apart from the invocation: its time is not in
+      // x-fc-invocation-duration. Without one, the model loads inside the first invocation.
+      const initRealMs = cold && tier.initializer ? await instance.ready.catch(() => undefined) : undefined;
+      if (initRealMs !== undefined) {
+        initMs = emulatedInitMs(tier, initRealMs, f.extraColdStartMs);
+        durationMs = emulatedMs(tier, result.handlerMs, batchSize, false, 0);
+      } else {
+        durationMs = emulatedMs(tier, realMs, batchSize, cold, f.extraColdStartMs);
+      }
+      // Never answer (nor free the instance) before the tier would have finished.
+      await hold(start + (initMs ?? 0) + durationMs - performance.now());
     } finally {
       pool.release(instance);
     }
-    const realMs = performance.now() - start;
-    const durationMs = emulatedMs(tier, realMs, batchSize, cold, f.extraColdStartMs);
-    // Never answer before the tier would have finished.
-    await hold(start + durationMs - performance.now());
-    book.record(tier, { requestId, durationMs, coldStart: cold, errorType, atMs: Date.now() });
-    log?.info({ requestId, function: tier.functionName, durationMs, realMs: Math.round(realMs), cold, batchSize, errorType }, 'invocation');
+    const atMs = Date.now();
+    if (initMs !== undefined) book.record(tier, { requestId, durationMs: initMs, coldStart: true, kind: 'initializer', atMs });
+    book.record(tier, { requestId, durationMs, coldStart: cold, errorType, atMs });
+    log?.info({ requestId, function: tier.functionName, durationMs, initializerMs: initMs, cold, batchSize, errorType }, 'invocation');
     await hold(link.rttMs / 2);
     const headers: Record<string, string> = {
       'x-fc-request-id': requestId,

@@ -2,11 +2,12 @@
  * Entry point of one local FC instance (a worker thread). Imports the function's code, runs its
  * initializer once (the real cold start: module load, model load), then serves invocations one at
  * a time, like an FC instance with instanceConcurrency 1. The thread's env carries the tier's
- * environment variables and FC_INSTANCE_VCPU.
+ * environment variables and SEB_VCPU (its vCPU, capped at this machine's cores).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
+import { setPriority } from 'node:os';
 import type { FromInstance, InstanceInit, ToInstance } from './protocol.ts';
 
 type Handler = (event: Buffer, context: unknown) => Promise<unknown> | unknown;
@@ -43,6 +44,18 @@ function contextFor(requestId: string): Record<string, unknown> {
 function describe(err: unknown): { errorMessage: string; errorType: string; stackTrace: string[] } {
   if (err instanceof Error) return { errorMessage: err.message, errorType: err.name, stackTrace: (err.stack ?? '').split('\n').slice(1).map((l) => l.trim()) };
   return { errorMessage: String(err), errorType: 'Error', stackTrace: [] };
+}
+
+// An emulated instance stands for a machine in the cloud: on this device it must not take CPU
+// from the agent and its edge workers. On Linux the nice value is per thread and pid 0 means the
+// calling thread, so this lowers this worker and the threads it starts from here on (ONNX
+// Runtime's intra-op pool is created by the initializer below), not the rest of the process.
+if (init.nice !== 0) {
+  try {
+    setPriority(0, init.nice);
+  } catch {
+    // not permitted or not supported here: run at normal priority
+  }
 }
 
 const t0 = performance.now();

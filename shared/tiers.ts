@@ -69,7 +69,12 @@ export const fc3FunctionProps = z
   .refine((p) => {
     const gb = p.memorySize / 1024;
     return gb >= p.cpu - EPS && gb <= 4 * p.cpu + EPS;
-  }, 'vCPU : memory GB must be between 1:1 and 1:4');
+  }, 'vCPU : memory GB must be between 1:1 and 1:4')
+  // The handler sizes its threads from SEB_VCPU (FC does not tell a function its vCPU): a value
+  // that drifted from cpu would run a tier with the wrong thread count.
+  .refine((p) => p.environmentVariables.SEB_VCPU === undefined || Math.abs(Number(p.environmentVariables.SEB_VCPU) - p.cpu) < EPS, {
+    message: 'environmentVariables.SEB_VCPU must equal cpu',
+  });
 
 /** Error thrown when s.yaml cannot be read or a tier breaks FC's limits. */
 export class TierConfigError extends Error {

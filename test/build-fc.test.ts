@@ -78,7 +78,7 @@ describe('build:fc package', () => {
         const out = await fc.handler(require('fs').readFileSync(${JSON.stringify(eventPath)}), context);
         process.stdout.write('\\nRESULT ' + out);
       })().catch((e) => { console.error(e); process.exit(1); });`;
-    const { stdout } = await run(process.execPath, ['-e', script], { cwd: work, env: { PATH: process.env.PATH ?? '', FC_INSTANCE_VCPU: '1', SEB_MODEL: 'ocr-rec' }, timeout: 60_000 });
+    const { stdout } = await run(process.execPath, ['-e', script], { cwd: work, env: { PATH: process.env.PATH ?? '', SEB_VCPU: '1', SEB_MODEL: 'ocr-rec' }, timeout: 60_000 });
     expect(stdout).not.toContain('hidden');
     const res = batchResponseSchema.parse(JSON.parse(stdout.slice(stdout.indexOf('RESULT ') + 7)));
     expect(res.coldStart).toBe(true);

@@ -14,6 +14,11 @@ import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 import { REPO, startAgentProcess, type AgentProcess } from './helpers/agent-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
+/**
+ * The browser suite needs Debian's chromium. A machine without it opts out explicitly with
+ * SEB_SKIP_BROWSER_TESTS=1 (see the README); otherwise a missing browser fails the suite loudly.
+ */
+const SKIP_BROWSER = process.env.SEB_SKIP_BROWSER_TESTS === '1';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 
 describe('dashboardRoutes', () => {
@@ -68,7 +73,7 @@ interface InferAnswer {
   deadlineMet: boolean;
 }
 
-describe('dashboard in a browser', () => {
+describe.skipIf(SKIP_BROWSER)('dashboard in a browser', () => {
   let agent: AgentProcess | undefined;
   let url = '';
   let context: BrowserContext;
@@ -76,8 +81,9 @@ describe('dashboard in a browser', () => {
   let page: Page;
 
   beforeAll(async () => {
-    // Missing Chromium is a failure, not a skip: `.ci/run` installs it (apt-get install -y chromium).
-    if (!existsSync(CHROMIUM)) throw new Error(`the browser test needs Debian's chromium at ${CHROMIUM}: apt-get update && apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`the browser suite needs Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it). On a machine without it, set SEB_SKIP_BROWSER_TESTS=1 to skip this suite explicitly.`);
+    }
     agent = await startAgentProcess();
     url = agent.url;
     userDataDir = mkdtempSync(join(tmpdir(), 'seb-chromium-'));
@@ -119,7 +125,7 @@ describe('dashboard in a browser', () => {
       );
       await new Promise((r) => setTimeout(r, 1200));
     }
-    expect(answers.length).toBeGreaterThan(failed);
+    expect(answers.length / (answers.length + failed), `${answers.length} of ${answers.length + failed} answered 200`).toBeGreaterThanOrEqual(0.95);
     // Let the last answers reach a 1-s point, and a few seconds of silence pass.
     await new Promise((r) => setTimeout(r, 3000));
 

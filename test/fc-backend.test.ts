@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { startLocalFc, ECHO_HANDLER_MODULE, type LocalFc } from '../local-fc/index.ts';
-import { createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
+import { billedDuration, createFcBackend, type FcBackend } from '../edge-agent/backends/fc.ts';
 import { localFcEndpoint } from '../edge-agent/dev/embedded-local-fc.ts';
+import { costOf } from '../shared/pricing.ts';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FcCredentials, FcCredentialsError, resolveFcCredentials } from '../edge-agent/backends/fc-credentials.ts';
 import { BackendError, type BatchItem } from '../edge-agent/backends/backend.ts';
 import { loadTiers } from '../shared/tiers.ts';
@@ -55,16 +58,86 @@ describe('FC backend against the local FC', () => {
     expect(cold.target).toBe(tier.key);
     expect(cold.batchSize).toBe(3);
     expect(cold.bytesSent).toBe(encodeBatch(batch).length);
-    // billed = the function duration the local FC reported, which is at least the modeled a + k·b
-    const entries = fc.ledger().entries.slice(-2);
-    expect(cold.billedMs).toBe(entries[0].durationMs);
-    expect(warm.billedMs).toBe(entries[1].durationMs);
+    // billed = the function duration the local FC reported, which is at least the modeled a + k·b;
+    // the cold start's initializer is billed apart (its own ledger entry), as on FC.
+    const [init, coldEntry, warmEntry] = fc.ledger().entries.slice(-3);
+    expect([init.kind, coldEntry.kind, warmEntry.kind]).toEqual(['initializer', 'invocation', 'invocation']);
+    expect(init.durationMs, 'the emulated cold start').toBeGreaterThanOrEqual(200);
+    expect(cold.billedMs).toBe(coldEntry.durationMs);
+    expect(warm.billedMs).toBe(warmEntry.durationMs);
     expect(warm.billedMs).toBeGreaterThanOrEqual(30 + 5 * 3);
-    expect(cold.billedMs).toBeGreaterThanOrEqual(200 + 30 + 5 * 3);
-    expect(cold.transferMs).toBeCloseTo(cold.wallMs - cold.billedMs, 6);
-    expect(cold.wallMs).toBeGreaterThanOrEqual(cold.billedMs);
-    expect(cold.costUsd).toBeCloseTo(entries[0].costUsd, 15);
-    expect(warm.costUsd).toBeGreaterThan(0);
+    expect(cold.billedMs).toBeGreaterThanOrEqual(30 + 5 * 3);
+    expect(cold.billedMs).toBeLessThan(init.durationMs + 30 + 5 * 3);
+    expect(cold.billedFrom).toBe('header');
+    // The initializer's time is in no reply: the cost carries the function's own measurement of
+    // it (the fixture's initializer sleeps 50 ms), labelled as an estimate.
+    expect(cold.initializerEstimate?.source).toBe('function');
+    expect(cold.initializerEstimate!.billedMs).toBeGreaterThanOrEqual(45);
+    expect(cold.initializerEstimate!.billedMs).toBeLessThanOrEqual(init.durationMs);
+    expect(cold.initializerEstimate!.costUsd).toBeCloseTo(costOf(tier, cold.initializerEstimate!.billedMs, 0).usd, 15);
+    expect(cold.costUsd).toBeCloseTo(coldEntry.costUsd + cold.initializerEstimate!.costUsd, 15);
+    expect(warm.initializerEstimate).toBeUndefined();
+    expect(warm.costUsd).toBeCloseTo(warmEntry.costUsd, 15);
+    // A cold call's wall time mixes transfer with the instance's start: no transfer sample from it.
+    expect(cold.transferMs).toBe(0);
+    expect(warm.transferMs).toBeCloseTo(warm.wallMs - warm.billedMs, 6);
+    expect(cold.wallMs).toBeGreaterThanOrEqual(cold.billedMs + init.durationMs);
+  });
+
+  it('a reply without x-fc-invocation-duration is billed from the function\'s own handlerMs, else decode + infer, else wall time (never 0)', async () => {
+    // A loopback proxy in front of the local FC that drops the header (and, in the last case, the
+    // function's timings from the body), as a gateway or an older FC might.
+    let mode: 'header' | 'timings' = 'header';
+    const proxy = createServer((req, res) => {
+      const up = httpRequest(`${fc.url}${req.url}`, { method: req.method, headers: req.headers }, (upRes) => {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.on('end', () => {
+          let body = Buffer.concat(chunks);
+          const headers = { ...upRes.headers };
+          delete headers['x-fc-invocation-duration'];
+          if (mode === 'timings') {
+            const j = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+            delete j.handlerMs;
+            body = Buffer.from(JSON.stringify({ ...j, decodeMs: 0, inferMs: 0 }));
+          }
+          headers['content-length'] = String(body.length);
+          res.writeHead(upRes.statusCode ?? 502, headers);
+          res.end(body);
+        });
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const via = createFcBackend({ tiers, endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, credentials: new FcCredentials({ accessKeyId: fc.accessKeyId, accessKeySecret: 'local-dev-secret', source: 'test' }) });
+    try {
+      const tier = tiers[2];
+      await via.run(tier.key, items('warm up'), { timeoutMs: 10_000 }); // keep the cold start out of it
+      const fromFunction = await via.run(tier.key, items('one', 'two'), { timeoutMs: 10_000 });
+      expect(fromFunction.billedFrom).toBe('function');
+      expect(fromFunction.billedMs).toBeGreaterThan(0);
+      expect(fromFunction.billedMs).toBeLessThanOrEqual(Math.ceil(fromFunction.wallMs));
+      expect(fromFunction.costUsd).toBeGreaterThan(costOf(tier, 0, 1).usd);
+      mode = 'timings';
+      const fromWall = await via.run(tier.key, items('three'), { timeoutMs: 10_000 });
+      expect(fromWall.billedFrom).toBe('wall');
+      // The local FC holds every reply for at least the modeled 30 + 5 ms: so is the wall time.
+      expect(fromWall.billedMs).toBeGreaterThanOrEqual(35);
+      expect(fromWall.billedMs).toBe(Math.ceil(fromWall.wallMs));
+      expect(fromWall.costUsd).toBeCloseTo(costOf(tier, fromWall.billedMs, 1).usd, 15);
+    } finally {
+      await via.close();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+
+  it('billedDuration: the header wins when present, even 0; a blank or junk header falls back', () => {
+    const reported = { handlerMs: 12.2, decodeMs: 3, inferMs: 5 };
+    expect(billedDuration('40', reported, 100)).toEqual({ ms: 40, source: 'header' });
+    expect(billedDuration('0', reported, 100)).toEqual({ ms: 0, source: 'header' });
+    expect(billedDuration(undefined, reported, 100)).toEqual({ ms: 13, source: 'function' });
+    expect(billedDuration('', { decodeMs: 3, inferMs: 5 }, 100)).toEqual({ ms: 8, source: 'function' });
+    expect(billedDuration('n/a', { decodeMs: 0, inferMs: 0 }, 99.2)).toEqual({ ms: 100, source: 'wall' });
   });
 
   it('FC 2.0 service/function path works too', async () => {

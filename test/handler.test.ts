@@ -3,9 +3,10 @@
  * Real PP-OCRv4 inference on text lines rendered in the test.
  */
 import { crc32, deflateSync } from 'node:zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler, initializer, threadsForInstance } from '../functions/index.ts';
 import { Rng } from '../shared/rng.ts';
+import { DEFAULT_S_YAML, loadTiers } from '../shared/tiers.ts';
 import { batchResponseSchema, encodeBatch, type BatchResponse, type WireItem } from '../shared/wire/index.ts';
 import { randomLine, renderTextLine } from '../shared/text-line-images.ts';
 
@@ -56,6 +57,25 @@ describe('handler', () => {
     const one = [{ id: 'x', type: 'image/png' as const, bytes: images[0] }];
     expect((await call(one)).coldStart).toBe(true);
     expect((await call(one)).coldStart).toBe(false);
+  });
+
+  it('reports its own handler time on every call and the initializer\'s time only on the cold one', async () => {
+    // A fresh module instance: the cold start above already happened in this one.
+    vi.resetModules();
+    const fresh = (await import('../functions/index.ts')) as typeof import('../functions/index.ts');
+    await fresh.initializer({ requestId: 'init-2' });
+    const frame = encodeBatch([{ id: 'x', type: 'image/png', bytes: images[1] }]);
+    const t0 = performance.now();
+    const cold = batchResponseSchema.parse(JSON.parse(await fresh.handler(frame, {})));
+    const wallMs = performance.now() - t0;
+    const warm = batchResponseSchema.parse(JSON.parse(await fresh.handler(frame, {})));
+    expect(cold.coldStart).toBe(true);
+    expect(cold.initializerMs, 'the initializer loaded a model').toBeGreaterThan(0);
+    expect(cold.handlerMs).toBeGreaterThanOrEqual(cold.inferMs);
+    expect(cold.handlerMs).toBeLessThanOrEqual(wallMs);
+    expect(warm.coldStart).toBe(false);
+    expect(warm.initializerMs).toBeUndefined();
+    expect(warm.handlerMs).toBeGreaterThanOrEqual(warm.inferMs + warm.decodeMs);
   });
 
   it('recognises ≥ 90% of 24 random lines exactly, in batches of 8, results in request order', async () => {
@@ -139,12 +159,21 @@ describe('handler', () => {
 });
 
 describe('threadsForInstance', () => {
-  it('uses FC_INSTANCE_VCPU rounded, at least 1, else the machine parallelism', () => {
-    expect(threadsForInstance({ FC_INSTANCE_VCPU: '4' }, 2)).toBe(4);
-    expect(threadsForInstance({ FC_INSTANCE_VCPU: '0.5' }, 8)).toBe(1);
-    expect(threadsForInstance({ FC_INSTANCE_VCPU: '1.4' }, 8)).toBe(1);
-    expect(threadsForInstance({ FC_INSTANCE_VCPU: '2.6' }, 8)).toBe(3);
+  it('uses the tier\'s SEB_VCPU rounded, at least 1, else the machine parallelism', () => {
+    expect(threadsForInstance({ SEB_VCPU: '4' }, 2)).toBe(4);
+    expect(threadsForInstance({ SEB_VCPU: '0.5' }, 8)).toBe(1);
+    expect(threadsForInstance({ SEB_VCPU: '1.4' }, 8)).toBe(1);
+    expect(threadsForInstance({ SEB_VCPU: '2.6' }, 8)).toBe(3);
     expect(threadsForInstance({}, 6)).toBe(6);
-    expect(threadsForInstance({ FC_INSTANCE_VCPU: 'lots' }, 3)).toBe(3);
+    expect(threadsForInstance({ SEB_VCPU: 'lots' }, 3)).toBe(3);
+  });
+
+  it('on real FC each tier of s.yaml gets its own vCPU count (SEB_VCPU from the function\'s environment), not the host\'s cores', () => {
+    const tiers = loadTiers(DEFAULT_S_YAML, {});
+    // FC would run every tier on a host with many more cores than the tier's share.
+    const hostCores = 96;
+    const threads = tiers.map((t) => threadsForInstance({ ...t.environmentVariables }, hostCores));
+    expect(threads).toEqual(tiers.map((t) => Math.max(1, Math.round(t.vcpu))));
+    expect(new Set(threads).size, 'tiers of different size run different thread counts').toBeGreaterThan(1);
   });
 });

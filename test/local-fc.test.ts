@@ -191,9 +191,53 @@ describe('local FC: instances', () => {
     expect(JSON.parse(cold.data.toString()).coldStart).toBe(true);
     expect(JSON.parse(warm.data.toString()).coldStart).toBe(false);
     expect(warm.headers['x-fc-instance-id']).toBe(cold.headers['x-fc-instance-id']);
-    expect(Number(cold.headers['x-fc-invocation-duration'])).toBeGreaterThanOrEqual(400 + 40 + 10);
+    // As on FC, the initializer (model load, emulated ≥ 400 ms) is billed apart from the invocation.
+    expect(Number(cold.headers['x-fc-invocation-duration'])).toBeGreaterThanOrEqual(40 + 10);
+    const init = fc.ledger().entries.find((e) => e.requestId === cold.headers['x-fc-request-id'] && e.kind === 'initializer');
+    expect(init?.durationMs).toBeGreaterThanOrEqual(400);
+    expect(init?.costUsd).toBeCloseTo((init!.durationMs / 1000) * (tier.vcpu + (tier.memoryMb / 1024) * 0.15) * 0.00002, 12); // no invocation fee
+    expect(fc.ledger().entries.filter((e) => e.requestId === warm.headers['x-fc-request-id']).map((e) => e.kind)).toEqual(['invocation']);
     expect(warmMs).toBeLessThan(coldMs);
   });
+
+  it('an instance stays busy until its emulated invocation ends: with maxInstances 1 a call during it is throttled (429), with room it cold-starts a second instance', async () => {
+    const slow = echoProfile([small], { aMs: 2000, kMs: 0, coldStartMs: 0 });
+    for (const maxInstances of [1, 2]) {
+      const one = await startLocalFc({ handlerModule: ECHO_HANDLER_MODULE, profile: slow, maxInstances, keepAliveMs: 30_000, tiers: [small] });
+      try {
+        const c = new FcClient('1', { accessKeyID: one.accessKeyId, accessKeySecret: LOCAL_FC_DEFAULT_ACCESS_KEY_SECRET, region: 'cn-hangzhou', endpoint: one.url, timeout: 20_000 });
+        c.version = '2023-03-30';
+        await invoke(c, small.functionName, textFrame('warm')); // the instance exists and is warm
+        const first = invoke(c, small.functionName, textFrame('first'));
+        // The real handler returns in a few ms; the tier would take 2 s. Wait until it is taken.
+        const busy = async () => ((await (await fetch(`${one.url}/local/instances`)).json()) as Record<string, { busy: number }>)[small.key].busy;
+        while ((await busy()) === 0) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 200));
+        expect(await busy(), 'still busy after the real handler returned').toBe(1);
+        const second = await invoke(c, small.functionName, textFrame('second')).then(
+          (res) => ({ ok: true as const, res }),
+          (err: Error & { code?: string }) => ({ ok: false as const, err }),
+        );
+        const firstRes = await first;
+        expect(textsOf(firstRes.data)).toEqual(['FIRST']);
+        if (maxInstances === 1) {
+          expect(second.ok, 'no second instance allowed: FC answers 429').toBe(false);
+          if (!second.ok) {
+            expect(second.err.message).toContain('failed with 429');
+            expect(second.err.code).toBe('ResourceExhausted');
+          }
+        } else {
+          expect(second.ok, 'room for a second instance').toBe(true);
+          if (second.ok) {
+            expect(JSON.parse(second.res.data.toString()).coldStart, 'served by a new instance').toBe(true);
+            expect(second.res.headers['x-fc-instance-id']).not.toBe(firstRes.headers['x-fc-instance-id']);
+          }
+        }
+      } finally {
+        await one.close();
+      }
+    }
+  }, 30_000);
 
   it('more concurrent calls than the instance limit: some 429 ResourceExhausted, the rest succeed', async () => {
     const tier = tiers[3];
@@ -300,14 +344,18 @@ describe('local FC: link, faults, ledger', () => {
 
     const ledger = (await (await fetch(`${fc.url}/local/ledger`)).json()) as ReturnType<LocalFc['ledger']>;
     // FC3 price list: 1 CU per vCPU-s, 0.15 CU per GB-s, 0.0075 CU per invocation, USD 0.00002 per CU.
-    const cuOf = (d: (typeof durations)[number]) => (d.ms / 1000) * (d.vcpu * 1 + (d.memoryMb / 1024) * 0.15) + 0.0075;
-    const expectedUsd = durations.reduce((s, d) => s + cuOf(d) * 0.00002, 0);
-    expect(ledger.entries).toHaveLength(3);
+    const cuOf = (d: (typeof durations)[number], fee = 0.0075) => (d.ms / 1000) * (d.vcpu * 1 + (d.memoryMb / 1024) * 0.15) + fee;
+    // A cold start's initializer is billed apart: its time at the tier's rate, no invocation fee.
+    const inits = ledger.entries.filter((e) => e.kind === 'initializer').map((e) => ({ ...tiers.find((t) => t.key === e.tierKey)!, ms: e.durationMs }));
+    const expectedUsd = durations.reduce((s, d) => s + cuOf(d) * 0.00002, 0) + inits.reduce((s, d) => s + cuOf(d, 0) * 0.00002, 0);
+    expect(ledger.entries.filter((e) => e.kind === 'invocation').map((e) => e.durationMs)).toEqual(durations.map((d) => d.ms));
+    expect(ledger.entries).toHaveLength(3 + inits.length);
     expect(ledger.total.invocations).toBe(3);
+    expect(ledger.total.initializers).toBe(inits.length);
     expect(ledger.totals[small.key].invocations).toBe(2);
     expect(ledger.totals[medium.key].invocations).toBe(1);
     expect(ledger.total.costUsd).toBeCloseTo(expectedUsd, 12);
-    expect(ledger.totals[medium.key].cu).toBeCloseTo(cuOf(durations[2]), 9);
+    if (!inits.some((i) => i.key === medium.key)) expect(ledger.totals[medium.key].cu).toBeCloseTo(cuOf(durations[2]), 9);
     expect(fc.ledger().total.costUsd).toBeCloseTo(expectedUsd, 12);
   });
 });

@@ -96,6 +96,16 @@ describe('tiersFromSYaml validation', () => {
     expect(() => tiersFromSYaml(withProps({ memorySize: 2050 }), ENV)).toThrow(TierConfigError);
   });
 
+  it('every tier sets SEB_VCPU (the handler\'s thread count on FC) to its own cpu', () => {
+    for (const t of tiersFromSYaml(S_YAML, ENV)) expect(Number(t.environmentVariables.SEB_VCPU), t.key).toBe(t.vcpu);
+  });
+
+  it('rejects an SEB_VCPU that differs from the tier\'s cpu', () => {
+    const drifted = S_YAML.replace(/(tier-c1-m2048:[\s\S]*?SEB_VCPU: )"1"/, '$1"4"');
+    expect(drifted).not.toBe(S_YAML);
+    expect(() => tiersFromSYaml(drifted, ENV)).toThrow(/tier-c1-m2048.*SEB_VCPU must equal cpu/);
+  });
+
   it('resolves ${env(...)} from the given environment', () => {
     const tiers = tiersFromSYaml(S_YAML, { SEB_PREFIX: 'other', FC_REGION: 'cn-shanghai' });
     expect(tiers.every((t) => t.functionName.startsWith('other-') && t.region === 'cn-shanghai')).toBe(true);

@@ -38,9 +38,14 @@ export interface BatchOutcome {
   readonly transferMs: number;
   /** Function duration as billed (FC's x-fc-invocation-duration); 0 on the edge. */
   readonly billedMs: number;
+  /** Where billedMs came from when the reply lacked x-fc-invocation-duration (FC only). */
+  readonly billedFrom?: 'header' | 'function' | 'wall';
   readonly bytesSent: number;
   readonly coldStart: boolean;
+  /** The batch's FC cost, including `initializerEstimate` when there is one. */
   readonly costUsd: number;
+  /** FC only, on a cold start of a tier with an initializer: the estimated, separately billed initializer. */
+  readonly initializerEstimate?: { readonly billedMs: number; readonly costUsd: number; readonly source: 'function' | 'wall' };
 }
 
 /** Errors from a backend: `code` tells the dispatcher whether a retry elsewhere makes sense. */

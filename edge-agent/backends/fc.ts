@@ -5,10 +5,19 @@
  * FC 3.0 by default (`POST /2023-03-30/functions/{name}/invocations`); FC 2.0's
  * service/function path as an option. Reports wall time, billed time (x-fc-invocation-duration),
  * transfer time (wall − function duration), cold starts and cost per call.
+ *
+ * Billing where FC's reply does not say it all:
+ * - no `x-fc-invocation-duration`: the function's own `handlerMs` (else decode + infer), else the
+ *   wall time (an upper bound), never 0;
+ * - a cold start of a tier with an initializer: FC bills the initializer apart and reports its
+ *   time nowhere in the reply, so the cost includes an *estimate* of it (the `initializerMs` the
+ *   function measured, else wall − invocation), reported as `initializerEstimate` and to
+ *   `onInitializerEstimate`. A cold call's wall time mixes transfer with instance start-up, so it
+ *   reports no transfer time (the link is learned from warm calls).
  */
 import { createRequire } from 'node:module';
 import type { Tier } from '../../shared/tiers.ts';
-import { costOf } from '../../shared/pricing.ts';
+import { billedMsOf, costOf } from '../../shared/pricing.ts';
 import { batchResponseSchema, encodeBatch } from '../../shared/wire/index.ts';
 import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
 import { FcCredentials, FcCredentialsError, resolveFcCredentials } from './fc-credentials.ts';
@@ -46,6 +55,27 @@ export interface FcBackendOptions {
   readonly serviceName?: string;
   /** Model to ask for when RunOptions.model is absent. @default the function's own default */
   readonly model?: string;
+  /** Told about every initializer estimate (a metrics hook). */
+  readonly onInitializerEstimate?: (e: InitializerEstimate & { readonly target: TargetId }) => void;
+}
+
+/** What a batch's billing rests on when FC's reply does not carry it. */
+export interface InitializerEstimate {
+  /** Estimated billed initializer time. */
+  readonly billedMs: number;
+  readonly costUsd: number;
+  /** `function`: the initializerMs the function reported; `wall`: wall − invocation (an upper bound). */
+  readonly source: 'function' | 'wall';
+}
+
+/** The duration FC bills for an invocation, and what it was read from. */
+export function billedDuration(header: string | undefined, reported: { handlerMs?: number; decodeMs: number; inferMs: number }, wallMs: number): { ms: number; source: 'header' | 'function' | 'wall' } {
+  const fromHeader = header === undefined || header.trim() === '' ? Number.NaN : Number(header);
+  if (Number.isFinite(fromHeader) && fromHeader >= 0) return { ms: fromHeader, source: 'header' };
+  if (reported.handlerMs !== undefined && reported.handlerMs > 0) return { ms: Math.min(wallMs, Math.ceil(reported.handlerMs)), source: 'function' };
+  const parts = reported.decodeMs + reported.inferMs;
+  if (parts > 0) return { ms: Math.min(wallMs, Math.ceil(parts)), source: 'function' };
+  return { ms: Math.ceil(wallMs), source: 'wall' };
 }
 
 /** An InferenceBackend of kind `fc`. */
@@ -145,7 +175,6 @@ export function createFcBackend(opts: FcBackendOptions): FcBackend {
         guard,
       ]);
       const wallMs = performance.now() - start;
-      const billedMs = Number(res.headers['x-fc-invocation-duration'] ?? 0) || 0;
       const errorType = res.headers['x-fc-error-type'];
       if (errorType) {
         const d = parseJson(res.data, target) as { errorMessage?: string };
@@ -160,6 +189,15 @@ export function createFcBackend(opts: FcBackendOptions): FcBackend {
       if (parsed.results.length !== items.length) {
         throw new BackendError('bad_response', `function on ${target} returned ${parsed.results.length} results for ${items.length} items`, target);
       }
+      const billed = billedDuration(res.headers['x-fc-invocation-duration'], parsed, wallMs);
+      const billedMs = billed.ms;
+      let initializerEstimate: InitializerEstimate | undefined;
+      if (parsed.coldStart && tier.initializer) {
+        const ms = parsed.initializerMs ?? Math.max(0, wallMs - billedMs);
+        const initBilledMs = billedMsOf(ms);
+        initializerEstimate = { billedMs: initBilledMs, costUsd: costOf(tier, initBilledMs, 0).usd, source: parsed.initializerMs !== undefined ? 'function' : 'wall' };
+        opts.onInitializerEstimate?.({ target, ...initializerEstimate });
+      }
       return {
         results: parsed.results,
         target,
@@ -167,11 +205,13 @@ export function createFcBackend(opts: FcBackendOptions): FcBackend {
         wallMs,
         inferMs: parsed.inferMs,
         decodeMs: parsed.decodeMs,
-        transferMs: Math.max(0, wallMs - billedMs),
+        transferMs: parsed.coldStart || billed.source === 'wall' ? 0 : Math.max(0, wallMs - billedMs),
         billedMs,
+        billedFrom: billed.source,
         bytesSent: body.length,
         coldStart: parsed.coldStart,
-        costUsd: costOf(tier, billedMs, 1).usd,
+        costUsd: costOf(tier, billedMs, 1).usd + (initializerEstimate?.costUsd ?? 0),
+        ...(initializerEstimate ? { initializerEstimate } : {}),
       };
     } finally {
       clearTimeout(timer);

@@ -125,6 +125,11 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
 
   const backends: InferenceBackend[] = [];
   let provided: F | undefined;
+  // FC's initializer is billed apart and reported nowhere: count the backend's estimate, labelled so.
+  const onInitializerEstimate = (e: { target: string; billedMs: number; costUsd: number; source: string }) => {
+    runtime.metrics.initializerEstimatedSeconds.inc({ target: e.target, source: e.source }, e.billedMs / 1000);
+    runtime.metrics.initializerEstimatedUsd.inc({ target: e.target, source: e.source }, e.costUsd);
+  };
   let fcEndpoint: string | undefined;
   let edgeChunkSize: number | undefined;
   const cleanup = async () => {
@@ -150,14 +155,14 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
         if (!accountId) throw new ConfigError('the real FC needs an account id: set FC_ACCOUNT_ID (or --fc-account-id)');
         if (!region) throw new ConfigError('the real FC needs a region: set FC_REGION (or --fc-region)');
         fcEndpoint = cfg.fcEndpoint ?? `https://${accountId}.${region}.fc.aliyuncs.com`;
-        backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model }));
+        backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model, onInitializerEstimate }));
         logger.info({ endpoint: fcEndpoint, credentials: creds.source, tiers: tiers.map((t) => t.key) }, 'fc backend up (Alibaba Cloud Function Compute)');
       } else {
         if (!options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in-process when none is set');
         const fc = await options.fc({ tiers, profile, env });
         provided = fc;
         fcEndpoint = fc.endpoint;
-        backends.push(createFcBackend({ tiers, endpoint: fc.endpoint, accountId: fc.accountId, region: fc.region, credentials: fc.credentials, model: cfg.model }));
+        backends.push(createFcBackend({ tiers, endpoint: fc.endpoint, accountId: fc.accountId, region: fc.region, credentials: fc.credentials, model: cfg.model, onInitializerEstimate }));
         logger.info({ endpoint: fc.endpoint, credentials: fc.credentials.source, tiers: tiers.map((t) => t.key) }, `fc backend up (${fc.description})`);
       }
     }

@@ -23,7 +23,14 @@ export class AgentMetrics {
   readonly batchSeconds = new Histogram({ name: 'agent_batch_duration_seconds', help: 'Wall time of a batch call on its target', labelNames: ['target', 'ok'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly latencySeconds = new Histogram({ name: 'agent_request_duration_seconds', help: 'Arrival to answer, per item, by target', labelNames: ['target'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly deadlines = new Counter({ name: 'agent_deadlines_total', help: 'Answered items by whether their deadline was met', labelNames: ['met'], registers: [this.registry] });
-  readonly costUsd = new Counter({ name: 'agent_cost_usd_total', help: 'FC cost of the batches sent, USD', labelNames: ['target'], registers: [this.registry] });
+  readonly costUsd = new Counter({ name: 'agent_cost_usd_total', help: 'FC cost of the batches sent, USD (includes the estimated initializer cost of cold starts, see agent_fc_initializer_estimated_*)', labelNames: ['target'], registers: [this.registry] });
+  /**
+   * FC bills a new instance's initializer apart from the invocation and reports its time in no
+   * reply: these count the agent's *estimate* of it (the function's own measurement, else wall −
+   * invocation), by target and by what the estimate rests on.
+   */
+  readonly initializerEstimatedSeconds = new Counter({ name: 'agent_fc_initializer_estimated_billed_seconds_total', help: 'ESTIMATED billed initializer time of FC cold starts (FC bills it apart and does not report it), seconds', labelNames: ['target', 'source'], registers: [this.registry] });
+  readonly initializerEstimatedUsd = new Counter({ name: 'agent_fc_initializer_estimated_cost_usd_total', help: 'ESTIMATED cost of FC initializers on cold starts, USD (already included in agent_cost_usd_total)', labelNames: ['target', 'source'], registers: [this.registry] });
   readonly backendErrors = new Counter({ name: 'agent_backend_errors_total', help: 'Failed batch calls, by target and code', labelNames: ['target', 'code'], registers: [this.registry] });
   readonly retries = new Counter({ name: 'agent_retries_total', help: 'Items re-queued after a backend failure', registers: [this.registry] });
 

@@ -68,6 +68,10 @@ export const batchResponseSchema = z.object({
   decodeMs: z.number().min(0),
   /** Time of the ONNX run (0 when no item was decodable). */
   inferMs: z.number().min(0),
+  /** The handler's own time for this invocation, as the function measured it (absent from older functions). */
+  handlerMs: z.number().min(0).optional(),
+  /** On a cold start after an initializer: the initializer's time as the function measured it (FC bills it apart). */
+  initializerMs: z.number().min(0).optional(),
   results: z.array(itemResultSchema),
 });
 export type BatchResponse = z.infer<typeof batchResponseSchema>;
