@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
+import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
 import { createApp } from '../edge-agent/service/app.ts';
 import { oipErrorSchema, oipInferResponseSchema, oipModelConfigSchema, oipModelMetadataSchema, oipServerMetadataSchema } from '../edge-agent/service/oip-schemas.ts';
 import { binaryBody, binaryImageRequest, bytesTensor, jsonImageRequest, output, readResponse, type OipRequest } from './helpers/oip-client.ts';
@@ -13,12 +14,12 @@ import { renderTextLine } from '../shared/text-line-images.ts';
 
 const LINES = ['EDGE2026', 'AB12-cd', 'Hello42'];
 const MODEL = 'ocr-rec';
-let agent: RunningAgent;
+let agent: RunningAgent<EmbeddedLocalFc>;
 let pngs: Uint8Array<ArrayBuffer>[];
 let infer: string;
 
 beforeAll(async () => {
-  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, logLevel: 'silent', maxBodyBytes: 512 * 1024, maxBatch: 8 }));
+  agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, logLevel: 'silent', maxBodyBytes: 512 * 1024, maxBatch: 8 }), { fc: embeddedLocalFc() });
   pngs = await Promise.all(LINES.map(async (l) => new Uint8Array(await renderTextLine(l))));
   infer = `${agent.url}/v2/models/${MODEL}/infer`;
 });
