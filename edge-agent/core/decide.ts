@@ -361,7 +361,14 @@ export function decide(st: DecideState, nowMs: number): Decision {
     }
     if (fastest) {
       if (!fastest.t.isEdge) uplinkAhead = base + pre[i + 1];
-      i = take(q, i, dispatch, fastest, 1, true, fastestMs);
+      // At risk on the edge: a batch costs it little more than one, so it takes what its mean
+      // still finishes within the head's slack.
+      let n = 1;
+      if (fastest.t.isEdge) {
+        n = Math.min(edgeCap(st.plan), remaining, st.maxBatch);
+        while (n > 1 && predictOn(fastest, n, 0, st, 'mean', false) + margin > slack) n--;
+      }
+      i = take(q, i, dispatch, fastest, n, true, n === 1 ? fastestMs : predictOn(fastest, n, 0, st, st.quantile, false));
       continue;
     }
     // Nothing can take h now: ask again when h would become impossible (a completion comes first,
