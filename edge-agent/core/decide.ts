@@ -1,17 +1,10 @@
 /**
  * The dispatch decision, pure: queue + targets + plan + `nowMs` in, orders out. Nothing here
- * reads a clock or mutates its input.
- *
- * Earliest deadline first. For the most urgent waiting request h:
- * 1. If even the fastest target's warm mean (transfer + l(1)) cannot finish by h's deadline,
- *    reject h ('deadline_impossible').
- * 2. If the edge has a free worker, it takes the largest prefix (≤ the plan's edge maximum batch)
- *    whose quantile latency + margin meets h's deadline.
- * 3. Otherwise a cloud batch of n = min(plan batch of h's class, queued) on the plan's tier if it
- *    meets h's deadline, else the cheapest tier that does. It leaves now when full, or when
- *    waiting longer would make h miss: now ≥ sendBy = deadline − margin − transfer_q − l_q(n)
- *    (− cold start). If no tier can make it at n, smaller batches are tried; if none at 1, h
- *    goes alone to the fastest available target, flagged atRisk.
+ * reads a clock or mutates its input. Earliest deadline first; for the most urgent request h:
+ * reject if even the fastest target's mean misses; a free edge worker (or one waiting to fill);
+ * a busy edge worker that still makes it once free (the edge ahead); the cloud batch on the
+ * plan's tier or the cheapest that meets h, sent when full, on overflow or at its send-by time;
+ * else h at risk on the fastest target. The rules, and why, in core/README.md ("Decision").
  * A batch meeting h's deadline meets every later one (same completion, later deadlines).
  */
 import { costOf, type PricingTable } from '../../shared/pricing.ts';
@@ -146,6 +139,11 @@ function edgeServesLaxer(q: readonly QueuedRequest[], from: number, edge: Slot, 
   return 0;
 }
 
+function anyFree(slots: readonly Slot[]): boolean {
+  for (const s of slots) if (s.free > 0) return true;
+  return false;
+}
+
 function fitsOn(s: Slot, n: number, bytes: number, st: DecideState, cold: boolean, slackMs: number): boolean {
   return predictOn(s, n, bytes, st, st.quantile, cold) + st.safetyMarginMs <= slackMs;
 }
@@ -250,10 +248,8 @@ export function decide(st: DecideState, nowMs: number): Decision {
 
     // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end), if it still
     // meets the head's deadline then, serves the head and what fits with it; they wait for it
-    // rather than pay for the cloud. One round ahead per worker only: that round takes whatever
-    // fits the head by then, so a second round's start cannot be known. (Also keeping what is
-    // due after the first request that worker could serve out of the head's cloud batch was
-    // tried: Azure × HSDPA bus 1, ResNet-50 Jetson, 2000 ms: 98.11 → 96.50 % on time.)
+    // rather than pay for the cloud. One round ahead per worker only (that round takes whatever
+    // fits the head by then, so a second round's start cannot be known). See core/README.md.
     if (edge && edgeFree.length > 0) {
       const f = edgeFree[0];
       const oneMs = predictOn(edge, 1, 0, st, st.quantile, false) + margin;
@@ -268,6 +264,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
         edgeFree.shift();
         forEdge += n;
         i += n;
+        if (!anyFree(cloud)) saturated = true; // waiting with no other slot free: at capacity (admission sheds)
         continue;
       }
     }
