@@ -38,11 +38,9 @@ export class EdfQueue {
     this.ids.add(req.id);
   }
 
-  /**
-   * Remove requests a decision took (`count` of them, named by `taken`): usually an EDF prefix,
-   * plus any laxer run the edge took behind a waiting head.
-   */
-  remove(taken: Iterable<string>, count: number): void {
+  /** Remove the requests a decision took: usually an EDF prefix, plus any laxer run the edge took behind a waiting head. */
+  remove(taken: readonly string[]): void {
+    const count = taken.length;
     for (const id of taken) this.ids.delete(id);
     let prefix = true;
     for (let k = 0; k < count && prefix; k++) if (this.ids.has(this.items[k].id)) prefix = false;

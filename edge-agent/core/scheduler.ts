@@ -119,7 +119,7 @@ export class Scheduler implements SchedulingCore {
       const cold = book.start(o.target, nowMs, o.requestIds.length);
       log.emit({ type: 'dispatch', target: o.target, batchSize: o.requestIds.length, atMs: nowMs, atRisk: o.atRisk === true, predictedMs: o.predictedMs ?? null, cold });
     }
-    queue.remove(taken, taken.length);
+    queue.remove(taken);
     this.admission.decided(nowMs, d.saturated === true);
     if (!this.probesEnabled) return d;
     for (const t of book.expiredProbes(nowMs)) {

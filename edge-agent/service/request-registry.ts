@@ -96,11 +96,11 @@ export class RequestRegistry {
     entry.reject(e);
   }
 
+  /** The registry's own entry for `w` (the object `get` and `all` hand out), marked settled; undefined when it already was. */
   private take(w: Waiter) {
-    if (w.settled) return undefined;
     const entry = this.waiters.get(w.id);
-    w.settled = true;
-    if (entry) entry.settled = true;
+    if (!entry || entry.settled) return undefined;
+    entry.settled = true;
     this.waiters.delete(w.id);
     return entry;
   }
