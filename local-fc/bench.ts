@@ -3,7 +3,7 @@
  * measured in one run against baselines from the same run:
  *  1. overhead: warm invocations through the real fc2 client (sign, HTTP, verify, worker
  *     round trip) vs calling the same stand-in handler in-process;
- *  2. cold start: first call on a new instance (worker + tsx + initializer) vs warm;
+ *  2. cold start: first call on a new instance (worker + bundled code + initializer) vs warm;
  *  3. uplink: measured extra time for a body at N Mbit/s vs bytes·8/N.
  * Emulation is off (profile false) so the figures are the machinery's, not the profile's.
  *
@@ -62,5 +62,5 @@ const warm = median(viaFc);
 const base = median(direct);
 console.log(`local FC bench (${n} warm calls, tier ${tier.key}, emulation off)`);
 console.log(`  warm invocation via fc2 client  median ${warm.toFixed(2)} ms   direct handler call median ${base.toFixed(3)} ms   overhead ${(warm - base).toFixed(2)} ms`);
-console.log(`  cold start (new worker + tsx + initializer)  ${coldMs.toFixed(0)} ms = ${(coldMs / warm).toFixed(0)}x a warm call`);
+console.log(`  cold start (new worker + bundled code + initializer)  ${coldMs.toFixed(0)} ms = ${(coldMs / warm).toFixed(0)}x a warm call`);
 console.log(`  uplink ${mbps} Mbit/s, ${big.length} B: extra ${(shapedMs - freeMs).toFixed(0)} ms vs bytes·8/rate ${expectedMs.toFixed(0)} ms (ratio ${((shapedMs - freeMs) / expectedMs).toFixed(3)})`);

@@ -5,30 +5,12 @@
  * the initializer (model load) before its first invocation.
  */
 import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import type { Tier } from '../shared/tiers.ts';
 import type { FromInstance, InstanceInit } from './protocol.ts';
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
-/**
- * tsx's ESM register API by absolute URL. `execArgv: ['--import', 'tsx']` does not work for
- * worker threads on Node 20 (the worker's entry resolves before the hooks are in place), so a
- * tiny eval'd bootstrap registers tsx and then imports the real entry, whatever the cwd, also
- * under vitest.
- */
-const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json')).href.replace(/package\.json$/, 'dist/esm/api/index.mjs');
-/**
- * The nice value is set first, before tsx registers: registering starts the loader-hooks thread,
- * and each new instance spends seconds of CPU compiling the handler's module graph there and on
- * its own thread (profiled under 3× overload: 3–11 s of CPU per cold start on the dev box), which
- * must not run at the agent's priority. Linux nice is per thread and inherited by threads
- * started afterwards; pid 0 = the calling thread.
- */
-const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
-if (workerData.nice) { try { require('node:os').setPriority(0, workerData.nice); } catch {} }
-import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+/** The instance's entry; the pool runs it (and the handler) as bundles: see shared/worker-bundle.ts. */
+export const INSTANCE_WORKER_MODULE = new URL('./worker.ts', import.meta.url).href;
 
 /** What one invocation produced. `unhandled` = crash, failed initializer or function timeout. */
 export type InvokeResult =
@@ -38,6 +20,9 @@ export type InvokeResult =
 
 export interface PoolOptions {
   readonly tier: Tier;
+  /** file: URL of the instance entry, bundled (bundledModuleUrl(INSTANCE_WORKER_MODULE)). */
+  readonly workerUrl: string;
+  /** file: URL of the function's code, bundled if it was TypeScript. */
   readonly handlerModule: string;
   /** Instances this tier may run at once; beyond it requests get 429. */
   readonly maxInstances: number;
@@ -85,7 +70,7 @@ export class Instance {
     const env: Record<string, string | undefined> = { ...process.env, ...t.environmentVariables, SEB_VCPU: String(vcpu), FC_FUNCTION_NAME: t.functionName, FC_FUNCTION_MEMORY_SIZE: String(t.memoryMb), FC_INSTANCE_ID: this.id };
     // A function never sees its caller's keys on FC; keep the local ones out of handler code too.
     for (const k of Object.keys(env)) if (/^(FC_LOCAL_ACCESS_KEY|ALIBABA_CLOUD_(ACCESS_KEY|SECURITY_TOKEN))/.test(k)) delete env[k];
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: init, env, stderr: false });
+    this.worker = new Worker(new URL(opts.workerUrl), { workerData: init, env, stderr: false });
     this.worker.unref(); // idle instances must not keep the process alive
     this.ready = new Promise<number>((resolve, reject) => {
       const onMsg = (m: FromInstance) => {

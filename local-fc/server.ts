@@ -16,7 +16,8 @@ import { loadTiers, type Tier } from '../shared/tiers.ts';
 import { loadProfile, type Profile } from '../shared/profile.ts';
 import { verifyFcRequest, contentMd5Matches } from './signature.ts';
 import { FcHttpError } from './errors.ts';
-import { TierPool, type InvokeResult } from './instances.ts';
+import { INSTANCE_WORKER_MODULE, TierPool, type InvokeResult } from './instances.ts';
+import { bundledModuleUrl } from '../shared/worker-bundle.ts';
 import { LedgerBook, type Ledger } from './ledger.ts';
 import { Link, BodyTooLargeError, type LinkSettings } from './link.ts';
 import { faultsFor, faultsSchema, type Faults, type FaultsInput, type UniformSource } from './faults.ts';
@@ -145,7 +146,9 @@ export async function startLocalFc(opts: LocalFcOptions = {}): Promise<LocalFc> 
   let faults: Faults = faultsSchema.parse(opts.faults ?? {});
 
   const byName = new Map(tiers.map((t) => [t.functionName, t]));
-  const pools = new Map(tiers.map((t) => [t.key, new TierPool({ tier: t, handlerModule, maxInstances, keepAliveMs, accountId, nice: instanceNice })]));
+  // Compiled once here, not by every cold start (shared/worker-bundle.ts says why).
+  const [workerUrl, handlerUrl] = await Promise.all([bundledModuleUrl(INSTANCE_WORKER_MODULE), bundledModuleUrl(handlerModule)]);
+  const pools = new Map(tiers.map((t) => [t.key, new TierPool({ tier: t, workerUrl, handlerModule: handlerUrl, maxInstances, keepAliveMs, accountId, nice: instanceNice })]));
   /** Pending holds (emulated durations, hangs) so close() can cut them short. */
   const holds = new Set<() => void>();
   let closing = false;

@@ -5,14 +5,11 @@
  * batch bigger than its chunk size as consecutive ONNX runs; by default it measures that size
  * when it loads (createBatchInference's `chunkSize: 'measure'`).
  *
- * Workers are TypeScript modules. On Node 20 `execArgv: ['--import', 'tsx']` does not reach a
- * worker's own module loading ("Unknown file extension .ts"), so each worker starts from a small
- * eval'd script that registers tsx's ESM hooks (by absolute URL: any cwd, also under vitest) and
- * then imports onnx-worker.ts.
+ * Workers run onnx-worker.ts bundled to JavaScript once per process (shared/worker-bundle.ts),
+ * not through tsx: no per-worker compile at start-up.
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { bundledModuleUrl } from '../../shared/worker-bundle.ts';
 import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './onnx-worker.ts';
 // Type-only: the event loop's thread never loads ONNX Runtime (the worker checks `chunkSize`).
@@ -58,10 +55,7 @@ export interface LocalOnnxBackend extends InferenceBackend {
   readonly model: string;
 }
 
-const WORKER_URL = new URL('./onnx-worker.ts', import.meta.url).href;
-// tsx's exports map hides dist/, so locate the package and name its ESM register API directly.
-const TSX_ESM_API = new URL('dist/esm/api/index.mjs', pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'))).href;
-const BOOTSTRAP = `import(${JSON.stringify(TSX_ESM_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+const WORKER_MODULE = new URL('./onnx-worker.ts', import.meta.url).href;
 
 /** A chunk size as people read it: `≤ 4 per ONNX run`, or `whole batches per ONNX run`. */
 export function describeChunkSize(chunkSize: number): string {
@@ -102,9 +96,9 @@ interface Started {
   readonly calibration?: ChunkCalibration;
 }
 
-function startWorker(init: WorkerInit): Promise<Started> {
+function startWorker(workerUrl: string, init: WorkerInit): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
+    const worker = new Worker(new URL(workerUrl), { workerData: init });
     // Remove only our own listeners: Worker keeps internal ones (they ref its message port).
     const off = () => {
       worker.off('error', onError);
@@ -144,7 +138,8 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
   const chunkSize = options.chunkSize ?? 'measure';
   const init: WorkerInit = { model, intraOpThreads, chunkSize };
 
-  const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(init)));
+  const workerUrl = await bundledModuleUrl(WORKER_MODULE);
+  const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(workerUrl, init)));
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
     for (const r of started) if (r.status === 'fulfilled') void r.value.worker.terminate();
@@ -214,7 +209,7 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
       if (closed) return;
       // Replace the dead worker so the pool keeps its size; the new one loads the model first.
       // A replacement reuses the measured chunk size instead of measuring again.
-      startWorker({ ...init, chunkSize: ok[0].value.chunkSize }).then(
+      startWorker(workerUrl, { ...init, chunkSize: ok[0].value.chunkSize }).then(
         ({ worker }) => {
           if (closed) return void worker.terminate();
           slot.worker = worker;
