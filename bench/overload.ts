@@ -18,6 +18,8 @@
  * models on the same cores — a harness artefact, not what real FC does; `--tiers 5` shows it),
  * --warmup <s> (5, closed-loop, not measured; lets tier cold starts happen),
  * --instance-nice <n> (0: nice value of the local FC's instance threads, via FC_LOCAL_INSTANCE_NICE),
+ * --local-fc process|in-process (process: the local FC in its own process at nice 10, as `npm
+ * start` runs it; in-process: inside the agent's process, as the tests run it),
  * --backends <list> (edge,fc), --edge-baseline (true: the same phases again with `--backends
  * edge`, each configuration with its own capacity measured in this run; `--no-edge-baseline` skips it).
  *
@@ -34,7 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
-import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
+import { embeddedLocalFc, localFcProcess } from '../edge-agent/dev/embedded-local-fc.ts';
 import { quantile } from '../shared/stats.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
 import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'edge,fc' },
     'instance-nice': { type: 'string', default: '0' },
     'edge-baseline': { type: 'boolean', default: true },
+    'local-fc': { type: 'string', default: 'process' },
     'no-edge-baseline': { type: 'boolean', default: false },
   },
 });
@@ -69,6 +72,8 @@ const factor = num('factor', 0.1);
 const connections = num('connections', 1);
 process.env.FC_LOCAL_INSTANCE_NICE = String(num('instance-nice', 0));
 const edgeWorkers = num('edge-workers', 1);
+if (values['local-fc'] !== 'process' && values['local-fc'] !== 'in-process') throw new RangeError(`Expected \`--local-fc\` to be process or in-process, got \`${values['local-fc']}\``);
+const inProcessFc = values['local-fc'] === 'in-process';
 const warmupS = num('warmup', 0);
 
 interface Shot {
@@ -96,7 +101,7 @@ const images = await Promise.all(Array.from({ length: 8 }, async () => new Uint8
 const mainBackends = String(values.backends).split(',').map((b) => b.trim()) as ('edge' | 'fc' | 'noop')[];
 const configs = [mainBackends];
 if (values['edge-baseline'] && !values['no-edge-baseline'] && mainBackends.join(',') !== 'edge') configs.push(['edge']);
-let agent!: RunningAgent<EmbeddedLocalFc>;
+let agent!: RunningAgent;
 let unhandled = 0;
 process.on('unhandledRejection', () => void unhandled++);
 
@@ -219,7 +224,7 @@ function sideBySide(backends: string, capacityRps: number, over: Shot[]): SideBy
 }
 
 async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySide> {
-  agent = await startAgent(parseConfig({ port: 0, backends, edgeWorkers, logLevel: 'silent', ...(sYaml ? { sYaml } : {}) }), { fc: embeddedLocalFc() });
+  agent = await startAgent(parseConfig({ port: 0, backends, edgeWorkers, logLevel: 'silent', ...(sYaml ? { sYaml } : {}) }), { fc: inProcessFc ? embeddedLocalFc() : localFcProcess() });
   rss.length = 0;
   try {
     if (warmupS > 0) await closedLoop(warmupS);
@@ -242,7 +247,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
         queueDepthAfter: rt.queueDepth,
         busyAfter: rt.busy,
         unhandledRejections: unhandled,
-        fcLedger: agent.fc?.localFc.ledger().total,
+        fcLedger: agent.fcEndpoint ? ((await (await fetch(`${agent.fcEndpoint}/local/ledger`)).json()) as { total?: unknown }).total : undefined,
       }),
     );
     return sideBySide(backends.join(','), capacityRps, over);

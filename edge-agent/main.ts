@@ -2,7 +2,8 @@
  * `npm start`: run the edge agent. Reads the configuration (flags, env, --config file), starts
  * the backends and the HTTP server, prints where it listens, and drains on SIGINT/SIGTERM.
  * With no Function Compute configured, backend `fc` runs against the local FC started
- * in-process with the tiers of s.yaml (edge-agent/dev/embedded-local-fc.ts).
+ * in a child process of its own, at a lower priority, with the tiers of s.yaml
+ * (edge-agent/dev/embedded-local-fc.ts, `localFcProcess`).
  */
 import { ConfigError, helpText, loadConfig } from './config.ts';
 
@@ -25,8 +26,8 @@ async function main(): Promise<number> {
   const { startAgent } = await import('./service/agent.ts');
   const { describeChunkSize } = await import('./backends/local-onnx.ts');
   // Development default: with backend fc on and no FC configured, startAgent calls this provider
-  // and the local FC runs in-process (never loaded for other backends).
-  const fc = loaded.config.backends.includes('fc') ? (await import('./dev/embedded-local-fc.ts')).embeddedLocalFc() : undefined;
+  // and the local FC runs in its own process (never started for other backends).
+  const fc = loaded.config.backends.includes('fc') ? (await import('./dev/embedded-local-fc.ts')).localFcProcess() : undefined;
   const agent = await startAgent(loaded.config, fc ? { fc } : {});
   const fcName = agent.fc?.description ?? agent.fcEndpoint;
   const fcLine = fcName ? `fc (${fcName}, ${agent.tiers.length} tiers)` : null;

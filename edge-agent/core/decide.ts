@@ -1,6 +1,7 @@
 /**
  * The dispatch decision, pure: queue + targets + plan + `nowMs` in, orders out. Nothing here
  * reads a clock or mutates its input. Earliest deadline first; for the most urgent request h:
+ * under a backlog the edge's full batches first (edge-backlog.ts); then
  * reject if even the fastest target's mean misses; a free edge worker (or one waiting to fill);
  * a busy edge worker that still makes it once free (the edge ahead); the cloud batch on the
  * plan's tier or the cheapest that meets h, sent when full, on overflow or at its send-by time;
@@ -10,6 +11,7 @@
 import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
 import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
+import { edgeBacklogBatches } from './edge-backlog.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
 
 /** One target as decide() sees it. */
@@ -166,6 +168,22 @@ function takeBatch(q: readonly QueuedRequest[], i: number, out: DispatchOrder[],
  * if (d.wakeAtMs !== null) setTimer(d.wakeAtMs - nowMs);
  */
 export function decide(st: DecideState, nowMs: number): Decision {
+  const edge = st.targets.find((t) => t.isEdge);
+  if (edge && !st.flush) {
+    const n = Math.min(edgeCap(st.plan), st.maxBatch);
+    const b = edgeBacklogBatches({ queue: st.queue, latency: edge.latency, freeWorkers: edge.freeSlots, workers: edge.freeSlots + (edge.busy ?? 0), fullBatch: n, rateRps: st.plan.rateRps ?? 0, quantile: st.quantile, safetyMarginMs: st.safetyMarginMs, edgeTarget: edge.id }, nowMs);
+    if (b.dispatch.length > 0) {
+      const ends = b.dispatch.map(() => nowMs + edge.latency.predict(n, 'q99'));
+      const busyEdge: DecideTarget = { ...edge, freeSlots: edge.freeSlots - b.dispatch.length, busy: (edge.busy ?? 0) + b.dispatch.length, busyUntilMs: [...(edge.busyUntilMs ?? []), ...ends].sort((x, y) => x - y) };
+      const d = decideHeads({ ...st, queue: b.rest, targets: st.targets.map((t) => (t === edge ? busyEdge : t)) }, nowMs);
+      return { ...d, dispatch: [...b.dispatch, ...d.dispatch] };
+    }
+  }
+  return decideHeads(st, nowMs);
+}
+
+/** decide() from EDF's head on: each head in turn, the rules in the file's header. */
+function decideHeads(st: DecideState, nowMs: number): Decision {
   const dispatch: DispatchOrder[] = [];
   const reject: RejectOrder[] = [];
   const q = st.queue;

@@ -158,7 +158,7 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
         backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model, onInitializerEstimate }));
         logger.info({ endpoint: fcEndpoint, credentials: creds.source, tiers: tiers.map((t) => t.key) }, 'fc backend up (Alibaba Cloud Function Compute)');
       } else {
-        if (!options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in-process when none is set');
+        if (!options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in a process of its own when none is set');
         const fc = await options.fc({ tiers, profile, env });
         provided = fc;
         fcEndpoint = fc.endpoint;

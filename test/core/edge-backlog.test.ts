@@ -53,4 +53,31 @@ describe('edge under a backlog', () => {
   it('without a backlog maximum the planned batch is the cap', () => {
     expect(decide(edgeOnly(40, 1000), 0).dispatch.map((o) => o.requestIds.length)).toEqual([2]);
   });
+
+  // 3 urgent requests (deadline 40 ms: a batch of 1 only, 2 + 15 + 8 + 10 = 35 ms) before 20 lax
+  // ones (1000 ms); the backlog batch is 8 (2 + 120 + 8 + 10 = 140 ms).
+  function urgentThenLax(rateRps: number): DecideState {
+    const st = edgeOnly(0, 0, 8);
+    const queue = [
+      ...Array.from({ length: 3 }, (_, i) => ({ id: `u${i}`, arrivalMs: 0, deadlineMs: 40, bytes: 20000 })),
+      ...Array.from({ length: 20 }, (_, i) => ({ id: `l${i}`, arrivalMs: 0, deadlineMs: 1000, bytes: 20000 })),
+    ];
+    return { ...st, queue, plan: { ...st.plan, rateRps } };
+  }
+
+  it('behind the rate even at its backlog batch, a free worker takes a full batch of the laxer requests, not the urgent head alone', () => {
+    // Throughput at 8: 8 / 130 ms ≈ 61 req/s < 200 req/s.
+    const d = decide(urgentThenLax(200), 0);
+    expect(d.dispatch).toHaveLength(1);
+    expect(d.dispatch[0]).toMatchObject({ target: 'edge', atRisk: false });
+    expect(d.dispatch[0].requestIds).toEqual(['l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6', 'l7']);
+    // The urgent ones wait with nothing free to take them: at capacity.
+    expect(d.saturated).toBe(true);
+    expect(d.reject).toEqual([]);
+  });
+
+  it('when the edge keeps up, the head is served first, in the batch its deadline allows', () => {
+    const d = decide(urgentThenLax(20), 0);
+    expect(d.dispatch.map((o) => o.requestIds)).toEqual([['u0']]);
+  });
 });
