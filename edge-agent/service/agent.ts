@@ -138,16 +138,26 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
   };
 
   try {
-    if (cfg.backends.includes('edge')) {
-      const edge = await createLocalOnnxBackend({ workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, model: cfg.model, chunkSize: cfg.edgeChunkSize || 'measure' });
-      backends.push(edge);
+    // The edge's model load (and chunk calibration) and the FC provider's start (the local FC's
+    // own process for `npm start`) overlap: start-up is the longer of the two, not their sum.
+    const needsProvider = cfg.backends.includes('fc') && !(cfg.fcAccountId || cfg.access);
+    if (needsProvider && !options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in a process of its own when none is set');
+    const [edgeStart, fcStart] = await Promise.allSettled([
+      cfg.backends.includes('edge') ? createLocalOnnxBackend({ workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, model: cfg.model, chunkSize: cfg.edgeChunkSize || 'measure' }) : Promise.resolve(undefined),
+      needsProvider ? options.fc!({ tiers, profile, env }) : Promise.resolve(undefined),
+    ]);
+    if (edgeStart.status === 'fulfilled' && edgeStart.value) backends.push(edgeStart.value);
+    if (fcStart.status === 'fulfilled') provided = fcStart.value;
+    if (edgeStart.status === 'rejected') throw edgeStart.reason;
+    if (fcStart.status === 'rejected') throw fcStart.reason;
+    const edge = edgeStart.value;
+    if (edge) {
       edgeChunkSize = edge.chunkSizes[0];
       logger.info({ model: edge.model, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, chunkSize: edgeChunkSize, calibration: edge.calibrations[0]?.msPerImage, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
     }
     if (cfg.backends.includes('noop')) backends.push(createNoopBackend());
     if (cfg.backends.includes('fc')) {
-      const real = !!(cfg.fcAccountId || cfg.access);
-      if (real) {
+      if (!provided) {
         const creds = resolveFcCredentials({ ...env, ...(cfg.fcAccountId ? { FC_ACCOUNT_ID: cfg.fcAccountId } : {}), ...(cfg.fcRegion ? { FC_REGION: cfg.fcRegion } : {}) }, { access: cfg.access });
         const accountId = cfg.fcAccountId ?? creds?.accountId;
         const region = cfg.fcRegion ?? creds?.region ?? tiers[0]?.region;
@@ -158,9 +168,7 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
         backends.push(createFcBackend({ tiers, accountId, region, credentials: creds, ...(cfg.fcEndpoint ? { endpoint: cfg.fcEndpoint } : {}), model: cfg.model, onInitializerEstimate }));
         logger.info({ endpoint: fcEndpoint, credentials: creds.source, tiers: tiers.map((t) => t.key) }, 'fc backend up (Alibaba Cloud Function Compute)');
       } else {
-        if (!options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in a process of its own when none is set');
-        const fc = await options.fc({ tiers, profile, env });
-        provided = fc;
+        const fc = provided;
         fcEndpoint = fc.endpoint;
         backends.push(createFcBackend({ tiers, endpoint: fc.endpoint, accountId: fc.accountId, region: fc.region, credentials: fc.credentials, model: cfg.model, onInitializerEstimate }));
         logger.info({ endpoint: fc.endpoint, credentials: fc.credentials.source, tiers: tiers.map((t) => t.key) }, `fc backend up (${fc.description})`);
