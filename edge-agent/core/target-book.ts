@@ -33,6 +33,8 @@ export class TargetBook {
   private edgeBusy = 0;
   /** Predicted end of each running edge batch (or the release of its held slot), ascending; one per busy worker. */
   private readonly edgeEnds: number[] = [];
+  /** The same ends at the mean latency, ascending (admission's estimate of when the edge serves a newcomer). */
+  private readonly edgeMeanEnds: number[] = [];
   private readonly unhealthy = new Map<TargetId, number>();
   private readonly breakers = new Map<TargetId, Breaker>();
   /** Instance caps learned from 429s: the tier ran no more than `cap` of ours at once. */
@@ -222,7 +224,8 @@ export class TargetBook {
   start(target: TargetId, nowMs: number, size = 1): boolean {
     if (target === EDGE) {
       this.edgeBusy++;
-      this.addEdgeEnd(nowMs + this.latency.get(EDGE)!.predict(Math.max(1, size), 'q99'));
+      this.addEdgeEnd(this.edgeEnds, nowMs + this.latency.get(EDGE)!.predict(Math.max(1, size), 'q99'));
+      this.addEdgeEnd(this.edgeMeanEnds, nowMs + this.latency.get(EDGE)!.predict(Math.max(1, size), 'mean'));
       return false;
     }
     return this.pools.get(target)!.start(nowMs);
@@ -245,7 +248,9 @@ export class TargetBook {
       if (target === EDGE) {
         // The worker is still on it: free when the held slot comes back.
         this.edgeEnds.shift();
-        this.addEdgeEnd(nowMs + holdMs);
+        this.edgeMeanEnds.shift();
+        this.addEdgeEnd(this.edgeEnds, nowMs + holdMs);
+        this.addEdgeEnd(this.edgeMeanEnds, nowMs + holdMs);
       }
     } else if (target === EDGE) this.edgeDone();
     else if (pool) {
@@ -258,16 +263,22 @@ export class TargetBook {
   private edgeDone(): void {
     this.edgeBusy = Math.max(0, this.edgeBusy - 1);
     this.edgeEnds.shift();
+    this.edgeMeanEnds.shift();
   }
 
-  private addEdgeEnd(atMs: number): void {
-    let k = this.edgeEnds.length;
-    this.edgeEnds.push(atMs);
-    while (k > 0 && this.edgeEnds[k - 1] > atMs) {
-      this.edgeEnds[k] = this.edgeEnds[k - 1];
+  private addEdgeEnd(ends: number[], atMs: number): void {
+    let k = ends.length;
+    ends.push(atMs);
+    while (k > 0 && ends[k - 1] > atMs) {
+      ends[k] = ends[k - 1];
       k--;
     }
-    this.edgeEnds[k] = atMs;
+    ends[k] = atMs;
+  }
+
+  /** Predicted end of each running edge batch at its mean latency, ascending. */
+  edgeMeanBusyUntil(): readonly number[] {
+    return this.edgeMeanEnds;
   }
 
   // ── probes in flight ──────────────────────────────────────────────────────
