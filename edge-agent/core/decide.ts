@@ -247,7 +247,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
       }
     }
 
-    // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end), if it still
+    // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end, q95 for a multiplicative tail), if it still
     // meets the head's deadline then, serves the head and what fits with it; they wait for it
     // rather than pay for the cloud. One round ahead per worker only (that round takes whatever
     // fits the head by then, so a second round's start cannot be known). See core/README.md.

@@ -75,6 +75,11 @@ export class LatencyModel {
     this.refreshQuantiles();
   }
 
+  /** The tail is multiplicative (the profile carried its relative residuals). */
+  get relativeTail(): boolean {
+    return this.relative;
+  }
+
   get samples(): number {
     return this.fit.samples;
   }
