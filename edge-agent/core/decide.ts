@@ -57,6 +57,7 @@ export interface DecideState {
   readonly plan: DecidePlan;
   readonly quantile: 'q95' | 'q99';
   readonly safetyMarginMs: number;
+  /** Largest cloud batch (the edge's limit is in the plan: `edgeMaxBatchSize`). */
   readonly maxBatch: number;
   readonly pricing: PricingTable;
   /**
@@ -238,7 +239,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
 
     // 2. The edge, when a worker is free.
     if (edge && edge.free > 0) {
-      let n = Math.min(edgeCap(st.plan), remaining, st.maxBatch);
+      let n = Math.min(edgeCap(st.plan), remaining);
       while (n >= 1 && predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
       if (n >= 1) {
         // Fill: everything waiting fits, the edge cannot keep up with the plan's rate at batches
@@ -264,7 +265,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
       }
     }
 
-    // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end), if it still
+    // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end, q95 for a multiplicative tail), if it still
     // meets the head's deadline then, serves the head and what fits with it; they wait for it
     // rather than pay for the cloud. One round ahead per worker only (that round takes whatever
     // fits the head by then, so a second round's start cannot be known). See core/README.md.
@@ -272,7 +273,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
       const f = edgeFree[0];
       const oneMs = predictOn(edge, 1, 0, st, st.quantile, false) + margin;
       if (f - nowMs + oneMs <= slack) {
-        let n = Math.min(edgeCap(st.plan), remaining, st.maxBatch);
+        let n = Math.min(edgeCap(st.plan), remaining);
         while (n > 1 && f - nowMs + predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
         const nMs = predictOn(edge, n, 0, st, st.quantile, false);
         // Asked again when the worker is free (its completion), at the latest when the head
@@ -380,7 +381,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
       // still finishes within the head's slack.
       let n = 1;
       if (fastest.t.isEdge) {
-        n = Math.min(edgeCap(st.plan), remaining, st.maxBatch);
+        n = Math.min(edgeCap(st.plan), remaining);
         while (n > 1 && predictOn(fastest, n, 0, st, 'mean', false) + margin > slack) n--;
       }
       i = take(q, i, dispatch, fastest, n, true, n === 1 ? fastestMs : predictOn(fastest, n, 0, st, st.quantile, false));

@@ -66,6 +66,7 @@ export class Planning {
       ...p.book.plannerTargets(nowMs),
       pricing: p.o.pricing,
       maxBatch: p.o.maxBatch,
+      edgeMaxBatch: p.o.edgeMaxBatch,
       quantile: p.o.quantile,
       safetyMarginMs: p.o.safetyMarginMs,
       edgeUtilisationCap: p.o.edgeUtilisationCap,

@@ -33,6 +33,8 @@ export class TargetBook {
   private edgeBusy = 0;
   /** Predicted end of each running edge batch (or the release of its held slot), ascending; one per busy worker. */
   private readonly edgeEnds: number[] = [];
+  /** The same ends at the mean latency, ascending (admission's estimate of when the edge serves a newcomer). */
+  private readonly edgeMeanEnds: number[] = [];
   private readonly unhealthy = new Map<TargetId, number>();
   private readonly breakers = new Map<TargetId, Breaker>();
   /** Instance caps learned from 429s: the tier ran no more than `cap` of ours at once. */
@@ -217,12 +219,18 @@ export class TargetBook {
 
   /**
    * A batch of `size` starts on `target`. @returns true when it lands on a cold instance.
-   * An edge worker counts as busy until the batch's q99 latency (work waits for it only then).
+   * An edge worker counts as busy until the batch's q99 latency (work waits for it only then) —
+   * at the planning quantile where the tail is multiplicative: the Jetson's q99 is 2.02 × the
+   * mean, so a worker on a batch of 26 looked busy for 1.6 s, the round ahead of it took ~20
+   * requests and the cloud the rest over links that could not carry them. An additive q99 pads a
+   * few ms on the OCR edge, where q95 measured worse (ocr-x3, LTE car-4, 1000 ms: 95.15 → 93.24 %).
    */
   start(target: TargetId, nowMs: number, size = 1): boolean {
     if (target === EDGE) {
       this.edgeBusy++;
-      this.addEdgeEnd(nowMs + this.latency.get(EDGE)!.predict(Math.max(1, size), 'q99'));
+      const m = this.latency.get(EDGE)!;
+      this.addEdgeEnd(this.edgeEnds, nowMs + m.predict(Math.max(1, size), m.relativeTail ? this.o.quantile : 'q99'));
+      this.addEdgeEnd(this.edgeMeanEnds, nowMs + m.predict(Math.max(1, size), 'mean'));
       return false;
     }
     return this.pools.get(target)!.start(nowMs);
@@ -245,7 +253,9 @@ export class TargetBook {
       if (target === EDGE) {
         // The worker is still on it: free when the held slot comes back.
         this.edgeEnds.shift();
-        this.addEdgeEnd(nowMs + holdMs);
+        this.edgeMeanEnds.shift();
+        this.addEdgeEnd(this.edgeEnds, nowMs + holdMs);
+        this.addEdgeEnd(this.edgeMeanEnds, nowMs + holdMs);
       }
     } else if (target === EDGE) this.edgeDone();
     else if (pool) {
@@ -258,16 +268,22 @@ export class TargetBook {
   private edgeDone(): void {
     this.edgeBusy = Math.max(0, this.edgeBusy - 1);
     this.edgeEnds.shift();
+    this.edgeMeanEnds.shift();
   }
 
-  private addEdgeEnd(atMs: number): void {
-    let k = this.edgeEnds.length;
-    this.edgeEnds.push(atMs);
-    while (k > 0 && this.edgeEnds[k - 1] > atMs) {
-      this.edgeEnds[k] = this.edgeEnds[k - 1];
+  private addEdgeEnd(ends: number[], atMs: number): void {
+    let k = ends.length;
+    ends.push(atMs);
+    while (k > 0 && ends[k - 1] > atMs) {
+      ends[k] = ends[k - 1];
       k--;
     }
-    this.edgeEnds[k] = atMs;
+    ends[k] = atMs;
+  }
+
+  /** Predicted end of each running edge batch at its mean latency, ascending. */
+  edgeMeanBusyUntil(): readonly number[] {
+    return this.edgeMeanEnds;
   }
 
   // ── probes in flight ──────────────────────────────────────────────────────
