@@ -13,6 +13,7 @@ import { fastestMeanMs, type DecideSlot } from './decide.ts';
 import type { CoreParts } from './parts.ts';
 import type { Planning } from './planning.ts';
 import { throughputRps } from './predictors.ts';
+import { insertSorted } from './math.ts';
 import { EDGE, type QueuedRequest } from './types.ts';
 
 /** The verdict on one request. `newClass`: it opened a deadline class (the plan should learn of it). */
@@ -121,10 +122,10 @@ export class AdmissionControl {
   }
 
   private drainRps(nowMs: number, ahead: number): number {
-    const since = Math.max(this.saturatedSinceMs ?? nowMs, nowMs - 5000);
+    const spanMs = this.measuredForMs(nowMs);
+    const since = nowMs - spanMs;
     let items = 0;
     for (let k = this.finished.length - 2; k >= 0 && this.finished[k] >= since; k -= 2) items += this.finished[k + 1];
-    const spanMs = nowMs - since;
     const measured = spanMs > 0 ? (items * 1000) / spanMs : 0;
     return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.capacityRps(nowMs), this.edgeDrainRps(ahead)));
   }
@@ -161,13 +162,7 @@ export class AdmissionControl {
       left -= n;
       if (left <= 0) return endMs;
       free.shift();
-      let k = free.length;
-      free.push(endMs);
-      while (k > 0 && free[k - 1] > endMs) {
-        free[k] = free[k - 1];
-        k--;
-      }
-      free[k] = endMs;
+      insertSorted(free, endMs);
     }
     return Infinity;
   }

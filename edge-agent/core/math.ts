@@ -30,3 +30,14 @@ export function logAddExp(a: number, b: number): number {
 
 // The one quantile and median of the project (shared/stats.ts), part of the core's surface.
 export { median, quantileSorted } from '../../shared/stats.ts';
+
+/** Insert `x` into the ascending array `xs` in place, after any equal values. */
+export function insertSorted(xs: number[], x: number): void {
+  let k = xs.length;
+  xs.push(x);
+  while (k > 0 && xs[k - 1] > x) {
+    xs[k] = xs[k - 1];
+    k--;
+  }
+  xs[k] = x;
+}

@@ -14,6 +14,7 @@ import { LatencyModel } from './latency-model.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { PlannerInput } from './planner.ts';
 import { throughputRps, type TransferPredictor } from './predictors.ts';
+import { insertSorted } from './math.ts';
 import { CoreOptionError } from './validate.ts';
 import { WarmPool } from './warm-pool.ts';
 import { EDGE, type BatchObservation, type TargetId, type TierState } from './types.ts';
@@ -229,8 +230,8 @@ export class TargetBook {
     if (target === EDGE) {
       this.edgeBusy++;
       const m = this.latency.get(EDGE)!;
-      this.addEdgeEnd(this.edgeEnds, nowMs + m.predict(Math.max(1, size), m.relativeTail ? this.o.quantile : 'q99'));
-      this.addEdgeEnd(this.edgeMeanEnds, nowMs + m.predict(Math.max(1, size), 'mean'));
+      insertSorted(this.edgeEnds, nowMs + m.predict(Math.max(1, size), m.relativeTail ? this.o.quantile : 'q99'));
+      insertSorted(this.edgeMeanEnds, nowMs + m.predict(Math.max(1, size), 'mean'));
       return false;
     }
     return this.pools.get(target)!.start(nowMs);
@@ -254,8 +255,8 @@ export class TargetBook {
         // The worker is still on it: free when the held slot comes back.
         this.edgeEnds.shift();
         this.edgeMeanEnds.shift();
-        this.addEdgeEnd(this.edgeEnds, nowMs + holdMs);
-        this.addEdgeEnd(this.edgeMeanEnds, nowMs + holdMs);
+        insertSorted(this.edgeEnds, nowMs + holdMs);
+        insertSorted(this.edgeMeanEnds, nowMs + holdMs);
       }
     } else if (target === EDGE) this.edgeDone();
     else if (pool) {
@@ -269,16 +270,6 @@ export class TargetBook {
     this.edgeBusy = Math.max(0, this.edgeBusy - 1);
     this.edgeEnds.shift();
     this.edgeMeanEnds.shift();
-  }
-
-  private addEdgeEnd(ends: number[], atMs: number): void {
-    let k = ends.length;
-    ends.push(atMs);
-    while (k > 0 && ends[k - 1] > atMs) {
-      ends[k] = ends[k - 1];
-      k--;
-    }
-    ends[k] = atMs;
   }
 
   /** Predicted end of each running edge batch at its mean latency, ascending. */
