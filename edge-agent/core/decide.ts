@@ -5,13 +5,15 @@
  * reject if even the fastest target's mean misses; a free edge worker (or one waiting to fill);
  * a busy edge worker that still makes it once free (the edge ahead); the cloud batch on the
  * plan's tier or the cheapest that meets h, sent when full, on overflow or at its send-by time;
- * else h at risk on the fastest target. The rules, and why, in core/README.md ("Decision").
+ * else h at risk on the fastest target. The edge's own rules are in edge-dispatch.ts; all of
+ * them, and why, in core/README.md ("Decision").
  * A batch meeting h's deadline meets every later one (same completion, later deadlines).
  */
 import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
 import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import { edgeBacklogBatches } from './edge-backlog.ts';
+import { atRiskEdgeBatch, edgeAhead, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, type EdgeView } from './edge-dispatch.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
 
 /** One target as decide() sees it. */
@@ -81,10 +83,6 @@ export function classFor(plan: DecidePlan, budgetMs: number): DecidePlan['classe
   return pick;
 }
 
-function edgeCap(plan: DecidePlan): number {
-  return Math.max(1, plan.edgeBatchSize, plan.edgeMaxBatchSize ?? 0);
-}
-
 /** Predicted ms from now to results for a batch of n (bytes total) on slot s, at quantile q. */
 function predictOn(s: Slot, n: number, bytes: number, st: DecideState, q: 'mean' | 'q95' | 'q99', cold: boolean): number {
   const transfer = s.t.isEdge ? 0 : st.link.transferMs(bytes, q);
@@ -121,25 +119,6 @@ export function fastestMeanMs(slots: readonly DecideSlot[], bytes: number, link:
     best = Math.min(best, transfer + s.t.latency.predict(1, 'mean') + (cold ? s.t.latency.coldStartMs : 0));
   }
   return best;
-}
-
-/**
- * A free edge worker that cannot meet q[from]'s deadline may still serve laxer requests behind
- * it: the first j ≥ from it can meet, with the largest run q[j, j+n) (n ≤ plan batch) that meets
- * q[j]'s deadline (EDF: later ones in the run are laxer). Returns the dispatched ids' count.
- */
-function edgeServesLaxer(q: readonly QueuedRequest[], from: number, edge: Slot, st: DecideState, nowMs: number, out: DispatchOrder[]): number {
-  const cap = edgeCap(st.plan);
-  const one = predictOn(edge, 1, 0, st, st.quantile, false) + st.safetyMarginMs;
-  for (let j = from; j < q.length; j++) {
-    const slack = q[j].deadlineMs - nowMs;
-    if (one > slack) continue;
-    let n = Math.min(cap, q.length - j);
-    while (n > 1 && predictOn(edge, n, 0, st, st.quantile, false) + st.safetyMarginMs > slack) n--;
-    takeBatch(q, j, out, edge, n, false, predictOn(edge, n, 0, st, st.quantile, false));
-    return n;
-  }
-  return 0;
 }
 
 function anyFree(slots: readonly Slot[]): boolean {
@@ -205,13 +184,13 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
   let forEdge = 0;
   /** Bytes of the cloud batches sent earlier in this call: they share the uplink. */
   let uplinkAhead = 0;
+  const ev: EdgeView | null = edge && { latency: edge.t.latency, quantile: st.quantile, marginMs: margin, cap: edgeCap(st.plan), workers: edge.t.freeSlots + (edge.t.busy ?? 0) };
   // Items per second the edge drains a backlog at: every worker on its backlog batch.
   let edgeRps = 0;
   // When each busy edge worker is free again (ascending); a worker leaves once given its next round.
   const edgeFree: number[] = [];
-  if (edge) {
-    const b = edgeCap(st.plan);
-    edgeRps = throughputRps(edge.t.freeSlots + (edge.t.busy ?? 0), b, edge.t.latency.predict(b, 'mean'));
+  if (edge && ev) {
+    edgeRps = throughputRps(ev.workers, ev.cap, edge.t.latency.predict(ev.cap, 'mean'));
     for (const t of edge.t.busyUntilMs ?? []) edgeFree.push(Math.max(nowMs, t));
   }
 
@@ -237,52 +216,33 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     const remaining = q.length - i;
     const base = uplinkAhead - pre[i];
 
-    // 2. The edge, when a worker is free.
-    if (edge && edge.free > 0) {
-      let n = Math.min(edgeCap(st.plan), remaining);
-      while (n >= 1 && predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
+    // 2. The edge, when a worker is free (or waiting to fill).
+    if (edge && ev && edge.free > 0) {
+      const n = largestEdgeBatch(ev, Math.min(ev.cap, remaining), slack);
       if (n >= 1) {
-        // Fill: everything waiting fits, the edge cannot keep up with the plan's rate at batches
-        // of n, and the next request is expected soon enough that waiting for it costs the n
-        // waiting less than the fixed cost per batch it would share (n · gap ≤ l(1) − (l(2) − l(1)))
-        // while a batch of n + 1 still meets the head: wait, and look again when it is due.
-        // Only an edge with a large fixed cost per batch, under load, waits.
-        const rate = st.plan.rateRps ?? 0;
-        if (n === remaining && n < edgeCap(st.plan) && rate > 0 && !st.flush) {
-          const gapMs = 1000 / rate;
-          const fixedMs = 2 * edge.t.latency.predict(1, 'mean') - edge.t.latency.predict(2, 'mean');
-          const lastStartMs = head.deadlineMs - margin - predictOn(edge, n + 1, 0, st, st.quantile, false);
-          const keepsUp = throughputRps(edge.t.freeSlots + (edge.t.busy ?? 0), n, edge.t.latency.predict(n, 'mean')) >= rate;
-          if (!keepsUp && n * gapMs <= fixedMs && nowMs + gapMs <= lastStartMs) {
-            wakeAtMs = nowMs + gapMs;
-            forEdge += n;
-            i += n;
-            break;
-          }
+        const waitUntil = st.flush ? null : fillWaitUntilMs(ev, n, remaining, st.plan.rateRps ?? 0, head.deadlineMs, nowMs);
+        if (waitUntil !== null) {
+          wakeAtMs = waitUntil;
+          forEdge += n;
+          i += n;
+          break;
         }
         i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, 0, st, st.quantile, false));
         continue;
       }
     }
 
-    // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end, q95 for a multiplicative tail), if it still
-    // meets the head's deadline then, serves the head and what fits with it; they wait for it
-    // rather than pay for the cloud. One round ahead per worker only (that round takes whatever
-    // fits the head by then, so a second round's start cannot be known). See core/README.md.
-    if (edge && edgeFree.length > 0) {
-      const f = edgeFree[0];
-      const oneMs = predictOn(edge, 1, 0, st, st.quantile, false) + margin;
-      if (f - nowMs + oneMs <= slack) {
-        let n = Math.min(edgeCap(st.plan), remaining);
-        while (n > 1 && f - nowMs + predictOn(edge, n, 0, st, st.quantile, false) + margin > slack) n--;
-        const nMs = predictOn(edge, n, 0, st, st.quantile, false);
-        // Asked again when the worker is free (its completion), at the latest when the head
-        // could no longer start on it in time (the worker overran its prediction).
-        const latest = head.deadlineMs - margin - nMs;
-        wakeAtMs = wakeAtMs === null ? latest : Math.min(wakeAtMs, latest);
+    // 2b. The edge ahead: the busy worker free soonest (at its batch's q99 end, q95 for a
+    // multiplicative tail). One round ahead per worker only (that round takes whatever fits the
+    // head by then, so a second round's start cannot be known).
+    if (ev && edgeFree.length > 0) {
+      const ahead = edgeAhead(ev, edgeFree[0], remaining, head.deadlineMs, nowMs);
+      if (ahead) {
+        // Asked again when the worker is free (its completion), at the latest when the head could no longer start on it.
+        wakeAtMs = wakeAtMs === null ? ahead.wakeAtMs : Math.min(wakeAtMs, ahead.wakeAtMs);
         edgeFree.shift();
-        forEdge += n;
-        i += n;
+        forEdge += ahead.n;
+        i += ahead.n;
         if (!anyFree(cloud)) saturated = true; // waiting with no other slot free: at capacity (admission sheds)
         continue;
       }
@@ -377,13 +337,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     }
     if (fastest) {
       if (!fastest.t.isEdge) uplinkAhead = base + pre[i + 1];
-      // At risk on the edge: a batch costs it little more than one, so it takes what its mean
-      // still finishes within the head's slack.
-      let n = 1;
-      if (fastest.t.isEdge) {
-        n = Math.min(edgeCap(st.plan), remaining);
-        while (n > 1 && predictOn(fastest, n, 0, st, 'mean', false) + margin > slack) n--;
-      }
+      const n = fastest.t.isEdge && ev ? atRiskEdgeBatch(ev, remaining, slack) : 1;
       i = take(q, i, dispatch, fastest, n, true, n === 1 ? fastestMs : predictOn(fastest, n, 0, st, st.quantile, false));
       continue;
     }
@@ -398,18 +352,14 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
   // The head waits (for a batch to fill, or for a busy target): a free edge worker serves laxer
   // requests behind it meanwhile.
   const lax: string[] = [];
-  if (i < q.length && edge) {
+  if (i < q.length && edge && ev) {
     let from = i + reserved;
     while (edge.free > 0 && from < q.length) {
-      const before = dispatch.length;
-      const n = edgeServesLaxer(q, from, edge, st, nowMs, dispatch);
-      if (n === 0) break;
-      const ids = dispatch[before].requestIds;
-      for (const id of ids) lax.push(id);
-      // Continue after this run: its position is where the ids sit in q.
-      let at = from;
-      while (q[at].id !== ids[0]) at++;
-      from = at + n;
+      const run = laxerRun(q, from, ev, nowMs);
+      if (!run) break;
+      take(q, run.at, dispatch, edge, run.n, false, predictOn(edge, run.n, 0, st, st.quantile, false));
+      for (let k = run.at; k < run.at + run.n; k++) lax.push(q[k].id);
+      from = run.at + run.n;
     }
   }
   const left = q.length - i - lax.length + forEdge;
