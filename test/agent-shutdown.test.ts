@@ -69,7 +69,7 @@ describe('agent process', () => {
     const deadline = Date.now() + 5000;
     while (!/draining/.test(stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     const pendingAtSignal = Number(/SIGTERM, draining (\d+) pending/.exec(stderr())?.[1]);
-    expect(pendingAtSignal, 'some requests were still in flight when the signal came').toBeGreaterThan(0);
+    expect(pendingAtSignal, `some requests were still in flight when the signal came; stderr: ${stderr().slice(-800)}`).toBeGreaterThan(0);
     const late = await send();
     const results = await Promise.all(inFlight);
     expect(await exit).toBe(0);

@@ -29,7 +29,7 @@ async function history(query = ''): Promise<Snapshot> {
 }
 
 async function send(n: number): Promise<void> {
-  const codes = await Promise.all(Array.from({ length: n }, () => fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': '5000' }, body: png }).then((r) => r.status)));
+  const codes = await Promise.all(Array.from({ length: n }, () => fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': '5000' }, body: png }).then(async (r) => (r.status === 200 ? 200 : `${r.status} ${await r.text()}`))));
   expect(codes.every((c) => c === 200), String(codes)).toBe(true);
 }
 

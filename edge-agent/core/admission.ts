@@ -9,7 +9,7 @@
  *   before a second of it, at least the capacity of every healthy target; never below what the
  *   edge alone drains batching the backlog.
  */
-import { fastestMeanMs, type DecideSlot } from './decide.ts';
+import { fastestMeanMs, type DecideSlot } from './decide-slots.ts';
 import type { CoreParts } from './parts.ts';
 import type { Planning } from './planning.ts';
 import { throughputRps } from './predictors.ts';

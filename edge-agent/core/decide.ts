@@ -14,6 +14,8 @@ import type { Tier } from '../../shared/tiers.ts';
 import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import { edgeBacklogBatches } from './edge-backlog.ts';
 import { atRiskEdgeBatch, edgeAhead, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, type EdgeView } from './edge-dispatch.ts';
+import { insertSorted } from './math.ts';
+import { fastestMeanMs, isCold, soonestFinishMs, type DecideSlot } from './decide-slots.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
 
 /** One target as decide() sees it. */
@@ -28,6 +30,8 @@ export interface DecideTarget {
   readonly busy?: number;
   /** The edge: predicted end of each running batch, ascending (when each busy worker is free again). */
   readonly busyUntilMs?: readonly number[];
+  /** The same ends at the mean latency, ascending: when the edge could serve the next at the earliest. */
+  readonly busyUntilMeanMs?: readonly number[];
   readonly latency: LatencyPredictor;
   /** Tiers: size, for the cost. */
   readonly tier?: Pick<Tier, 'vcpu' | 'memoryMb'>;
@@ -68,6 +72,11 @@ export interface DecideState {
    * miss anyway. Without it, an at-risk request is what warms a cold tier. @default false
    */
   readonly prewarmed?: boolean;
+  /**
+   * When a target now out of service (not in `targets`) is tried again: until then no request is
+   * refused as `overloaded`, since that target may yet serve it. @default Infinity (none is out)
+   */
+  readonly backInServiceAtMs?: number;
   /** Shutdown: cloud batches leave now instead of waiting to fill (whatever can still make it). */
   readonly flush?: boolean;
 }
@@ -89,36 +98,10 @@ function predictOn(s: Slot, n: number, bytes: number, st: DecideState, q: 'mean'
   return transfer + s.t.latency.predict(n, q) + (cold ? s.t.latency.coldStartMs : 0);
 }
 
-function isCold(s: Slot): boolean {
-  return !s.t.isEdge && s.warm <= 0;
-}
-
 function costPerRequest(s: Slot, n: number, cold: boolean, pricing: PricingTable): number {
   if (s.t.isEdge || !s.t.tier) return 0;
   const ms = s.t.latency.predict(n, 'mean') + (cold ? s.t.latency.coldStartMs : 0);
   return costOf(s.t.tier, ms, 1, pricing).usd / n;
-}
-
-/** A target's slot for one decision: slots left and warm idle instances left as batches are taken. */
-export interface DecideSlot {
-  readonly t: DecideTarget;
-  free: number;
-  warm: number;
-}
-
-/**
- * Mean of the fastest target for a single request of `bytes`: the bar for "impossible". With
- * `prewarmed`, a tier with no warm instance left and none busy (none about to be warm) pays its
- * cold start; without, a cold tier's first call is what warms it, so every tier counts warm.
- */
-export function fastestMeanMs(slots: readonly DecideSlot[], bytes: number, link: TransferPredictor, prewarmed: boolean): number {
-  let best = Infinity;
-  for (const s of slots) {
-    const cold = prewarmed && isCold(s) && !((s.t.busy ?? 0) > 0);
-    const transfer = s.t.isEdge ? 0 : link.transferMs(bytes, 'mean');
-    best = Math.min(best, transfer + s.t.latency.predict(1, 'mean') + (cold ? s.t.latency.coldStartMs : 0));
-  }
-  return best;
 }
 
 function anyFree(slots: readonly Slot[]): boolean {
@@ -154,7 +137,14 @@ export function decide(st: DecideState, nowMs: number): Decision {
     const b = edgeBacklogBatches({ queue: st.queue, latency: edge.latency, freeWorkers: edge.freeSlots, workers: edge.freeSlots + (edge.busy ?? 0), fullBatch: n, rateRps: st.plan.rateRps ?? 0, quantile: st.quantile, safetyMarginMs: st.safetyMarginMs, edgeTarget: edge.id }, nowMs);
     if (b.dispatch.length > 0) {
       const ends = b.dispatch.map(() => nowMs + edge.latency.predict(n, 'q99'));
-      const busyEdge: DecideTarget = { ...edge, freeSlots: edge.freeSlots - b.dispatch.length, busy: (edge.busy ?? 0) + b.dispatch.length, busyUntilMs: [...(edge.busyUntilMs ?? []), ...ends].sort((x, y) => x - y) };
+      const meanEnds = b.dispatch.map(() => nowMs + edge.latency.predict(n, 'mean'));
+      const busyEdge: DecideTarget = {
+        ...edge,
+        freeSlots: edge.freeSlots - b.dispatch.length,
+        busy: (edge.busy ?? 0) + b.dispatch.length,
+        busyUntilMs: [...(edge.busyUntilMs ?? []), ...ends].sort((x, y) => x - y),
+        busyUntilMeanMs: [...(edge.busyUntilMeanMs ?? []), ...meanEnds].sort((x, y) => x - y),
+      };
       const d = decideHeads({ ...st, queue: b.rest, targets: st.targets.map((t) => (t === edge ? busyEdge : t)) }, nowMs);
       return { ...d, dispatch: [...b.dispatch, ...d.dispatch] };
     }
@@ -189,9 +179,12 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
   let edgeRps = 0;
   // When each busy edge worker is free again (ascending); a worker leaves once given its next round.
   const edgeFree: number[] = [];
+  // The same at the mean; a worker given its next round here is free again after that round's mean.
+  const edgeFreeMean: number[] = [];
   if (edge && ev) {
     edgeRps = throughputRps(ev.workers, ev.cap, edge.t.latency.predict(ev.cap, 'mean'));
     for (const t of edge.t.busyUntilMs ?? []) edgeFree.push(Math.max(nowMs, t));
+    for (const t of edge.t.busyUntilMeanMs ?? edge.t.busyUntilMs ?? []) edgeFreeMean.push(Math.max(nowMs, t));
   }
 
   // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
@@ -228,6 +221,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
           break;
         }
         i = take(q, i, dispatch, edge, n, false, predictOn(edge, n, 0, st, st.quantile, false));
+        insertSorted(edgeFreeMean, nowMs + edge.t.latency.predict(n, 'mean'));
         continue;
       }
     }
@@ -241,6 +235,8 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
         // Asked again when the worker is free (its completion), at the latest when the head could no longer start on it.
         wakeAtMs = wakeAtMs === null ? ahead.wakeAtMs : Math.min(wakeAtMs, ahead.wakeAtMs);
         edgeFree.shift();
+        const freeMean = edgeFreeMean.shift();
+        if (freeMean !== undefined) insertSorted(edgeFreeMean, freeMean + edge!.t.latency.predict(ahead.n, 'mean'));
         forEdge += ahead.n;
         i += ahead.n;
         if (!anyFree(cloud)) saturated = true; // waiting with no other slot free: at capacity (admission sheds)
@@ -338,13 +334,25 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     if (fastest) {
       if (!fastest.t.isEdge) uplinkAhead = base + pre[i + 1];
       const n = fastest.t.isEdge && ev ? atRiskEdgeBatch(ev, remaining, slack) : 1;
+      if (fastest.t.isEdge) insertSorted(edgeFreeMean, nowMs + fastest.t.latency.predict(n, 'mean'));
       i = take(q, i, dispatch, fastest, n, true, n === 1 ? fastestMs : predictOn(fastest, n, 0, st, st.quantile, false));
       continue;
     }
-    // Nothing can take h now: ask again when h would become impossible (a completion comes first,
-    // usually). Saturated: every slot that could serve in time is in use (a free slot left here is
-    // a cold tier the driver prewarms, whose cold start misses; the scheduler scales those out).
+    // Nothing can take h now. Saturated: every slot that could serve in time is in use (a free
+    // slot left here is a cold tier the driver prewarms, whose cold start misses; the scheduler
+    // scales those out).
     saturated = true;
+    // Overloaded: no target is free, at the means, before h would miss (the edge's rounds given
+    // out above count; a tier's busy instance frees at its call's mean end, unknown ends count as
+    // now; a target out of service may be back in time): refuse h now (503 and when to retry) rather than when it turns impossible.
+    const soonest = soonestFinishMs(slots, edgeFreeMean, uplinkAhead + head.bytes, st.link, nowMs);
+    if (soonest.endMs > head.deadlineMs && !((st.backInServiceAtMs ?? Infinity) < head.deadlineMs)) {
+      const retryAfterMs = Math.min(30_000, Math.max(1000, Math.ceil(Math.min(soonest.freeMs, nowMs + 30_000) - nowMs)));
+      reject.push({ requestId: head.id, code: 'overloaded', reason: `every target is busy past the deadline (in ${slack.toFixed(0)} ms)${Number.isFinite(soonest.endMs) ? `; the soonest would finish it in ${(soonest.endMs - nowMs).toFixed(0)} ms` : ''}`, retryAfterMs });
+      i++;
+      continue;
+    }
+    // Ask again when h would become impossible (a completion comes first, usually).
     reserved = 1;
     wakeAtMs = Math.max(nowMs, head.deadlineMs - minMean);
     break;

@@ -15,6 +15,7 @@ export * from './warm-pool.ts';
 export * from './deadline-classes.ts';
 export * from './planner.ts';
 export * from './decide.ts';
+export * from './decide-slots.ts';
 export * from './options.ts';
 export * from './api.ts';
 export * from './carry-out.ts';

@@ -93,6 +93,7 @@ export class Scheduler implements SchedulingCore {
     return {
       queue: this.p.queue.view,
       targets: this.p.book.decideTargets(nowMs),
+      backInServiceAtMs: this.p.book.backInServiceAtMs(),
       link: this.p.link,
       plan: { edgeBatchSize: plan.edge.batchSize, edgeMaxBatchSize: plan.edge.maxBatchSize, classes: plan.cloud.classes, sendWhenFull: plan.cloud.sendWhenFull, rateRps: plan.rateRps },
       quantile: o.quantile,

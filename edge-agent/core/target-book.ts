@@ -36,6 +36,8 @@ export class TargetBook {
   private readonly edgeEnds: number[] = [];
   /** The same ends at the mean latency, ascending (admission's estimate of when the edge serves a newcomer). */
   private readonly edgeMeanEnds: number[] = [];
+  /** Per tier, the mean end of each call running (cold start included), ascending: when an instance of ours may be free again. */
+  private readonly tierMeanEnds = new Map<TargetId, number[]>();
   private readonly unhealthy = new Map<TargetId, number>();
   private readonly breakers = new Map<TargetId, Breaker>();
   /** Instance caps learned from 429s: the tier ran no more than `cap` of ours at once. */
@@ -111,6 +113,13 @@ export class TargetBook {
     return Object.fromEntries(this.unhealthy);
   }
 
+  /** When the first target taken out of service is tried again (Infinity: none is out). */
+  backInServiceAtMs(): number {
+    let at = Infinity;
+    for (const until of this.unhealthy.values()) at = Math.min(at, until);
+    return at;
+  }
+
   excluded(): TargetId[] {
     return [...this.unhealthy.keys()];
   }
@@ -177,7 +186,10 @@ export class TargetBook {
       for (const at of times) {
         if (at > nowMs) times[k++] = at;
         else if (t === EDGE) this.edgeDone();
-        else this.pools.get(t)?.finish(at);
+        else {
+          this.pools.get(t)?.finish(at);
+          this.tierCallEnds(t);
+        }
       }
       times.length = k;
       if (k === 0) this.held.delete(t);
@@ -234,7 +246,23 @@ export class TargetBook {
       insertSorted(this.edgeMeanEnds, nowMs + m.predict(Math.max(1, size), 'mean'));
       return false;
     }
-    return this.pools.get(target)!.start(nowMs);
+    const cold = this.pools.get(target)!.start(nowMs);
+    this.tierCallStarts(target, nowMs, size, cold);
+    return cold;
+  }
+
+  private tierCallStarts(target: TargetId, nowMs: number, size: number, cold: boolean): void {
+    const m = this.latency.get(target)!;
+    const ends = this.tierMeanEnds.get(target) ?? [];
+    insertSorted(ends, nowMs + m.predict(Math.max(1, size), 'mean') + (cold ? m.coldStartMs : 0));
+    this.tierMeanEnds.set(target, ends);
+  }
+
+  /** A tier's call ended (or its held slot came back): the earliest mean end goes. */
+  private tierCallEnds(target: TargetId, heldUntilMs?: number): void {
+    const ends = this.tierMeanEnds.get(target);
+    ends?.shift();
+    if (ends && heldUntilMs !== undefined) insertSorted(ends, heldUntilMs);
   }
 
   /**
@@ -257,9 +285,10 @@ export class TargetBook {
         this.edgeMeanEnds.shift();
         insertSorted(this.edgeEnds, nowMs + holdMs);
         insertSorted(this.edgeMeanEnds, nowMs + holdMs);
-      }
+      } else this.tierCallEnds(target, nowMs + holdMs);
     } else if (target === EDGE) this.edgeDone();
     else if (pool) {
+      this.tierCallEnds(target);
       if (obs.ok || obs.error === 'function_error' || obs.error === 'bad_response') pool.finish(nowMs);
       else pool.abandon(); // refused or unreachable: no instance of ours got warm
     }
@@ -293,7 +322,7 @@ export class TargetBook {
     if (inFlight) inFlight.push(giveUpMs);
     else this.probing.set(target, [giveUpMs]);
     this.lastProbe.set(target, nowMs);
-    this.pools.get(target)!.start(nowMs);
+    this.tierCallStarts(target, nowMs, 1, this.pools.get(target)!.start(nowMs));
   }
 
   /** One probe of `target` is no longer in flight (the oldest). */
@@ -307,6 +336,7 @@ export class TargetBook {
   abandonProbe(target: TargetId): void {
     this.dropProbe(target);
     this.pools.get(target)?.abandon();
+    this.tierCallEnds(target);
   }
 
   /** One entry per probe whose give-up time has passed (abandon each with {@link abandonProbe} as it comes). */
@@ -320,12 +350,12 @@ export class TargetBook {
   decideTargets(nowMs: number): DecideTarget[] {
     const targets: DecideTarget[] = [];
     if (this.edgeUp) {
-      targets.push({ id: EDGE, isEdge: true, freeSlots: Math.max(0, this.slotLimit(EDGE) - this.edgeBusy), warmIdle: Infinity, busy: this.edgeBusy, busyUntilMs: this.edgeEnds, latency: this.latency.get(EDGE)! });
+      targets.push({ id: EDGE, isEdge: true, freeSlots: Math.max(0, this.slotLimit(EDGE) - this.edgeBusy), warmIdle: Infinity, busy: this.edgeBusy, busyUntilMs: this.edgeEnds, busyUntilMeanMs: this.edgeMeanEnds, latency: this.latency.get(EDGE)! });
     }
     for (const t of this.o.tiers) {
       if (!this.healthy(t.key)) continue;
       const pool = this.pools.get(t.key)!;
-      targets.push({ id: t.key, isEdge: false, freeSlots: Math.max(0, this.slotLimit(t.key) - pool.busy), warmIdle: pool.warmIdle(nowMs), busy: pool.busy, latency: this.latency.get(t.key)!, tier: t });
+      targets.push({ id: t.key, isEdge: false, freeSlots: Math.max(0, this.slotLimit(t.key) - pool.busy), warmIdle: pool.warmIdle(nowMs), busy: pool.busy, busyUntilMeanMs: this.tierMeanEnds.get(t.key) ?? [], latency: this.latency.get(t.key)!, tier: t });
     }
     return targets;
   }

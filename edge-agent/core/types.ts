@@ -43,13 +43,19 @@ export interface ProbeOrder {
   readonly timeoutMs: number;
 }
 
-/** Why a queued request is turned away: it cannot make its deadline any more (`expired`: a baseline's, it already passed). */
-export type RejectCode = 'deadline_impossible' | 'expired';
+/**
+ * Why a queued request is turned away: it cannot make its deadline any more (`expired`: a
+ * baseline's, it already passed), or (`overloaded`) every target that could serve it in time
+ * is taken until after its deadline, so it is refused now rather than when it turns impossible.
+ */
+export type RejectCode = 'deadline_impossible' | 'expired' | 'overloaded';
 
 export interface RejectOrder {
   readonly requestId: string;
   readonly reason: string;
   readonly code: RejectCode;
+  /** `overloaded`: when the targets are expected to have room again, ms from now. */
+  readonly retryAfterMs?: number;
 }
 
 /** What decide() says to do now, and when to ask again at the latest. */
@@ -100,7 +106,7 @@ export type CoreEvent =
   | { type: 'changepoint'; stream: 'arrivals' | 'link'; atMs: number; changeAtMs: number; pChange: number }
   | { type: 'replan'; reason: ReplanReason; atMs: number; version: number }
   | { type: 'dispatch'; target: TargetId; batchSize: number; atMs: number; atRisk: boolean; predictedMs: number | null; cold: boolean }
-  | { type: 'reject'; requestId: string; code: RejectCode | 'overloaded'; atMs: number }
+  | { type: 'reject'; requestId: string; code: RejectCode; atMs: number }
   | { type: 'unhealthy'; target: TargetId; untilMs: number; atMs: number }
   | { type: 'healthy'; target: TargetId; atMs: number }
   | { type: 'probe'; target: TargetId; reason: ProbeOrder['reason']; atMs: number };

@@ -251,7 +251,10 @@ export class AgentRuntime {
     const w = this.requests.get(r.requestId);
     if (!w) return;
     const why = w.lastError ? `${r.reason} (after ${w.lastError.target} failed: ${w.lastError.message})` : r.reason;
-    this.requests.fail(w, new HttpError(504, r.code || 'deadline_missed', why));
+    this.requests.fail(
+      w,
+      r.code === 'overloaded' ? new HttpError(503, 'overloaded', `load shed after queueing: ${why}`, { retryAfterMs: r.retryAfterMs ?? 1000 }) : new HttpError(504, r.code || 'deadline_missed', why),
+    );
   }
 
   private onDispatch(d: DispatchOrder): void {
@@ -414,6 +417,8 @@ export class AgentRuntime {
 
 function backendHttpError(err: BackendError): HttpError {
   if (err.code === 'timeout') return new HttpError(504, 'deadline_missed', `${err.target} did not answer before the deadline: ${err.message}`, { cause: err });
+  // FC is at its instance limit (429) and the retry met it too: capacity, not a fault — 503 with when to retry.
+  if (err.code === 'throttled') return new HttpError(503, 'backend_throttled', `${err.target} is at its instance limit (429), also on retry: ${err.message}`, { cause: err, retryAfterMs: 1000 });
   if (err.code === 'closed') return new HttpError(503, 'shutting_down', `${err.target} closed: ${err.message}`, { cause: err, retryAfterMs: 5000 });
   return new HttpError(502, `backend_${err.code}`, `${err.target} failed (${err.code}): ${err.message}`, { cause: err });
 }

@@ -71,9 +71,28 @@ describe('edge under a backlog', () => {
     expect(d.dispatch).toHaveLength(1);
     expect(d.dispatch[0]).toMatchObject({ target: 'edge', atRisk: false });
     expect(d.dispatch[0].requestIds).toEqual(['l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6', 'l7']);
-    // The urgent ones wait with nothing free to take them: at capacity.
+    // The urgent ones: nothing is free before they would miss (the edge's batch of 8 ends at
+    // 122 ms on its mean): refused now as overloaded, with when to retry, not left to turn
+    // impossible in the queue. At capacity.
     expect(d.saturated).toBe(true);
-    expect(d.reject).toEqual([]);
+    expect(d.reject.map((r) => [r.requestId, r.code])).toEqual([
+      ['u0', 'overloaded'],
+      ['u1', 'overloaded'],
+      ['u2', 'overloaded'],
+    ]);
+    for (const r of d.reject) expect(r.retryAfterMs).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('a request the busy edge still serves at its mean waits; one it serves only after its deadline is refused as overloaded', () => {
+    // The worker is busy until 100 ms (mean 90 ms). One item then ends at its mean by 107 ms.
+    const st = edgeOnly(0, 0, 8);
+    const busy = { ...st.targets[0], freeSlots: 0, busy: 1, busyUntilMs: [100], busyUntilMeanMs: [90] };
+    const at = (deadlineMs: number): DecideState => ({ ...st, targets: [busy], queue: [{ id: 'h', arrivalMs: 0, deadlineMs, bytes: 20000 }] });
+    expect(decide(at(120), 0).reject).toEqual([]); // 107 ≤ 120: waits for the worker
+    expect(decide(at(100), 0).reject.map((r) => r.code)).toEqual(['overloaded']); // 107 > 100
+    // A tier with a call running may free up in time: no refusal, the head waits.
+    const tier = { id: 'fc', isEdge: false, freeSlots: 0, warmIdle: 0, busy: 1, latency: edgeLatency, tier: { vcpu: 1, memoryMb: 2048 } };
+    expect(decide({ ...at(100), targets: [busy, tier] }, 0).reject).toEqual([]);
   });
 
   it('when the edge keeps up, the head is served first, in the batch its deadline allows', () => {

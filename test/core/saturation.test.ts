@@ -32,3 +32,40 @@ describe('decide: saturated', () => {
     expect(decide(state(0, 0), 500).saturated).toBe(true);
   });
 });
+
+describe('decide: overloaded (refused in the queue, not left to turn impossible)', () => {
+  // Edge-less: one tier, every instance busy (freeSlots 0, busy 1); one item takes 30 + 1 (upload) + 29 ms at the mean.
+  function busyTier(deadlineMs: number, busyUntilMeanMs?: number[]): DecideState {
+    const st = state(0, 0, 1);
+    const tier = { ...st.targets[1], freeSlots: 0, busy: 1, ...(busyUntilMeanMs ? { busyUntilMeanMs } : {}) };
+    return { ...st, targets: [tier], queue: [{ id: 'h', arrivalMs: 0, deadlineMs, bytes: 20000 }] };
+  }
+
+  it('refuses the head as overloaded, with when to retry, when the busy tier frees (at its mean) too late for it', () => {
+    const d = decide(busyTier(400, [600]), 0);
+    expect(d.dispatch).toEqual([]);
+    expect(d.reject).toHaveLength(1);
+    expect(d.reject[0]).toMatchObject({ requestId: 'h', code: 'overloaded' });
+    expect(d.reject[0].retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(d.saturated).toBe(true);
+  });
+
+  it('keeps the head waiting when the tier frees in time, or when its calls’ ends are unknown', () => {
+    for (const d of [decide(busyTier(400, [100]), 0), decide(busyTier(400), 0)]) {
+      expect(d.reject).toEqual([]);
+      expect(d.saturated).toBe(true);
+      expect(d.wakeAtMs).not.toBeNull();
+    }
+  });
+});
+
+describe('decide: overloaded waits for a target out of service', () => {
+  it('does not refuse while a target taken out comes back before the deadline', () => {
+    const st = state(0, 0, 1);
+    const tier = { ...st.targets[1], freeSlots: 0, busy: 1, busyUntilMeanMs: [600] };
+    const at = (backInServiceAtMs?: number): DecideState => ({ ...st, targets: [tier], queue: [{ id: 'h', arrivalMs: 0, deadlineMs: 400, bytes: 20000 }], ...(backInServiceAtMs === undefined ? {} : { backInServiceAtMs }) });
+    expect(decide(at(), 0).reject.map((r) => r.code)).toEqual(['overloaded']);
+    expect(decide(at(200), 0).reject).toEqual([]);
+    expect(decide(at(500), 0).reject.map((r) => r.code)).toEqual(['overloaded']);
+  });
+});
