@@ -179,12 +179,16 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
   let edgeRps = 0;
   // When each busy edge worker is free again (ascending); a worker leaves once given its next round.
   const edgeFree: number[] = [];
-  // The same at the mean; a worker given its next round here is free again after that round's mean.
+  // The same at the mean, paired with edgeFree (how the edge ahead sizes its round).
+  const edgeFreeAtMean: number[] = [];
+  // The soonest each worker could take more, at the mean, rounds given out here included (the overloaded bound).
   const edgeFreeMean: number[] = [];
   if (edge && ev) {
     edgeRps = throughputRps(ev.workers, ev.cap, edge.t.latency.predict(ev.cap, 'mean'));
     for (const t of edge.t.busyUntilMs ?? []) edgeFree.push(Math.max(nowMs, t));
-    for (const t of edge.t.busyUntilMeanMs ?? edge.t.busyUntilMs ?? []) edgeFreeMean.push(Math.max(nowMs, t));
+    const means = edge.t.busyUntilMeanMs ?? edge.t.busyUntilMs ?? [];
+    for (let k = 0; k < edgeFree.length; k++) edgeFreeAtMean.push(Math.min(edgeFree[k], Math.max(nowMs, means[k] ?? edgeFree[k])));
+    for (const t of means) edgeFreeMean.push(Math.max(nowMs, t));
   }
 
   // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
@@ -230,11 +234,12 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     // multiplicative tail). One round ahead per worker only (that round takes whatever fits the
     // head by then, so a second round's start cannot be known).
     if (ev && edgeFree.length > 0) {
-      const ahead = edgeAhead(ev, edgeFree[0], remaining, head.deadlineMs, nowMs);
+      const ahead = edgeAhead(ev, edgeFree[0], edgeFreeAtMean[0], remaining, head.deadlineMs, nowMs);
       if (ahead) {
         // Asked again when the worker is free (its completion), at the latest when the head could no longer start on it.
         wakeAtMs = wakeAtMs === null ? ahead.wakeAtMs : Math.min(wakeAtMs, ahead.wakeAtMs);
         edgeFree.shift();
+        edgeFreeAtMean.shift();
         const freeMean = edgeFreeMean.shift();
         if (freeMean !== undefined) insertSorted(edgeFreeMean, freeMean + edge!.t.latency.predict(ahead.n, 'mean'));
         forEdge += ahead.n;
