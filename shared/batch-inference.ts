@@ -75,9 +75,10 @@ export async function createBatchInference(opts: BatchInferenceOptions = {}): Pr
     graphOptimizationLevel: 'all',
     // A memory pattern is planned and cached per input shape, and every batch size × width is a
     // new shape: off, intermediate tensors are allocated one by one from the arena and reused.
-    // Edge agent's peak RSS under a saturating load (bench:rss, busy 2-core box): −13 MB at
-    // chunks of 4, ≈ −80 MB running whole batches of 16. The CPU arena stays on: without it the
-    // freed tensors stay with glibc anyway, fragmented (+50 MB at chunks of 2, +200 MB at 16).
+    // Edge agent's RSS after a saturating load (bench:rss, busy 2-core box): −13 to −25 MB at
+    // chunks of 4, −40 to −80 MB running whole batches of 16; CPU time per image unchanged. The
+    // CPU arena stays on: without it the freed tensors stay with glibc anyway, fragmented (+50 MB
+    // at chunks of 2, +200 MB at 16).
     enableMemPattern: false,
   });
   let session = await openSession();
@@ -106,8 +107,8 @@ export async function createBatchInference(opts: BatchInferenceOptions = {}): Pr
     }
     // Calibration ran up to 16 of the widest image at once, and the session's arena keeps what
     // its largest run needed for the session's life. When runs will be smaller chunks, a fresh
-    // session grows only to what they need (bench:rss: −30 MB at start-up with chunks of 2;
-    // costs one more session load, 0.15–0.45 s on the 2-core box). One warm-up run, as before.
+    // session grows only to what they need (bench:rss: −5 to −23 MB at start-up, small against
+    // the noise; costs one more session load, 0.15–0.45 s on the 2-core box). One warm-up run.
     if (Number.isFinite(chunkSize)) {
       await session.release();
       session = await openSession();
