@@ -15,11 +15,15 @@
  * Both run in interleaved rounds (baseline, agent, baseline, agent, …) and report the median
  * ratio, so background load on a shared machine weighs on both sides alike.
  *
+ * 3. Memory: the edge-only agent's RSS after the same OCR saturation load (`--ocr-connections`,
+ *    `--ocr-duration`, `--warmup`), measured by bench/rss.ts on `npm start`'s command in a child
+ *    process — this process's own RSS would count the load generator and the raw loops' sessions.
+ *
  * Flags: --duration <s> (per overhead measurement, default 4), --ocr-duration <s> (per OCR
  * measurement, default 10: 16 closed-loop clients finish in bursts of a batch, so a 4 s count
  * moves in steps of ±8 %), --rounds <n> (default 3),
  * --connections <n> (overhead, default 64), --ocr-connections <n> (default 16: enough to keep
- * the edge saturated without a long queue), --warmup <s> (agent warm-up before measuring, default 12), --only overhead|ocr.
+ * the edge saturated without a long queue), --warmup <s> (agent warm-up before measuring, default 12), --only overhead|ocr|rss.
  */
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
@@ -32,6 +36,7 @@ import { startAgent } from '../edge-agent/service/agent.ts';
 import { describeChunkSize } from '../edge-agent/backends/local-onnx.ts';
 import { median } from '../shared/stats.ts';
 import { renderTextLine } from '../shared/text-line-images.ts';
+import { formatAgentRss, measureAgentRss } from './rss.ts';
 
 /** The part of autocannon's API this bench uses (the package ships no types). */
 interface CannonResult {
@@ -203,4 +208,8 @@ const png = await renderTextLine('EDGE-2026 batch');
 console.log(`bench:agent on ${process.version}, ${(await import('node:os')).cpus().length} CPUs, body ${png.length} B PNG`);
 if (!values.only || values.only === 'overhead') await overhead(png);
 if (!values.only || values.only === 'ocr') await ocr(png);
+if (!values.only || values.only === 'rss') {
+  console.log(`\n[3] edge-only agent's RSS after saturation: npm start's command in a child process, ${ocrConnections} connections, ${ocrDurationS} s after ${warmupS} s warm-up`);
+  console.log(`  ${formatAgentRss(await measureAgentRss({ body: png, connections: ocrConnections, durationS: ocrDurationS, warmupS }))}  (target ≤ 250 MB after load)`);
+}
 process.exit(0);

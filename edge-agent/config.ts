@@ -137,7 +137,7 @@ export function helpText(): string {
     return `${left.padEnd(30)} ${o.help}${meta ? ` (${meta})` : ''}`;
   });
   return [
-    'Usage: npm start -- [options]     (or: tsx edge-agent/main.ts [options])',
+    'Usage: npm start -- [options]     (or, uncompiled: tsx edge-agent/main.ts [options])',
     '',
     'Edge agent: batches inference requests and routes each batch to the local ONNX model or an FC tier.',
     'Without FC_ACCOUNT_ID/FC_REGION it starts a local FC in-process with the tiers of s.yaml.',

@@ -1,23 +1,38 @@
 /**
- * `tsx edge-agent/main.ts` as a user runs it: a child process that prints its URL, serves, and on
- * SIGTERM drains — every request in flight still gets its one response, new ones get 503, and
- * the process exits 0.
+ * The agent as a user runs it — `npm start`'s command (edge-agent/start.mjs: main.ts compiled,
+ * run by plain node) and `tsx edge-agent/main.ts` — a child process that prints its URL, serves,
+ * and on SIGTERM drains: every request in flight still gets its one response, new ones get 503,
+ * and the process exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startCommand } from '../bench/rss.ts';
 import { renderTextLine } from '../shared/text-line-images.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
 const children: ChildProcess[] = [];
+const npmStart = startCommand((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start);
+
+interface Launcher {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+const LAUNCHERS: readonly Launcher[] = [
+  { name: 'npm start', command: process.execPath, args: npmStart.args, env: npmStart.env },
+  { name: 'tsx edge-agent/main.ts', command: TSX, args: ['edge-agent/main.ts'], env: {} },
+];
 
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-function startChild(env: Record<string, string>, args: string[] = []): { child: ChildProcess; url: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
-  const child = spawn(TSX, ['edge-agent/main.ts', ...args], { cwd: ROOT, env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startChild(launcher: Launcher, env: Record<string, string>, args: string[] = []): { child: ChildProcess; url: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
+  const child = spawn(launcher.command, [...launcher.args, ...args], { cwd: ROOT, env: { ...process.env, ...launcher.env, PORT: '0', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let err = '';
   child.stdout!.resume();
@@ -34,9 +49,9 @@ function startChild(env: Record<string, string>, args: string[] = []): { child: 
   return { child, url, exit, stderr: () => err };
 }
 
-describe('agent process', () => {
+describe.each(LAUNCHERS)('agent process ($name)', (launcher) => {
   it('--help prints every option and exits 0', async () => {
-    const { child, exit } = startChild({}, ['--help']);
+    const { child, exit } = startChild(launcher, {}, ['--help']);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += String(d)));
     expect(await exit).toBe(0);
@@ -45,13 +60,13 @@ describe('agent process', () => {
   });
 
   it('a bad option exits 2 with a message naming it', async () => {
-    const { exit, stderr } = startChild({ AGENT_EDGE_WORKERS: 'many' });
+    const { exit, stderr } = startChild(launcher, { AGENT_EDGE_WORKERS: 'many' });
     expect(await exit).toBe(2);
     expect(stderr()).toContain('Expected `edgeWorkers` to be an integer');
   });
 
   it('SIGTERM with requests in flight loses none: each gets one response, then exit 0', async () => {
-    const { child, url: urlP, exit, stderr } = startChild({ AGENT_BACKENDS: 'edge' });
+    const { child, url: urlP, exit, stderr } = startChild(launcher, { AGENT_BACKENDS: 'edge' });
     const url = await urlP;
     expect(stderr()).toMatch(/backends: edge/);
     const png = new Uint8Array(await renderTextLine('DRAIN42'));
