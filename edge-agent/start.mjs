@@ -5,22 +5,20 @@
  * Why: `tsx edge-agent/main.ts` keeps tsx's loader in the agent for its whole life — on Node 20 a
  * module-hooks thread with a V8 heap of its own, plus the compiled sources it holds — ≈ 45 MB of
  * the edge-only agent's RSS under load (bench:rss: the same tree with `--launch tsx`). Compiling
- * the whole graph with esbuild takes ≈ 0.2 s once per start. `node --import tsx
+ * the whole graph with esbuild takes ≈ 0.25 s, only when a source changed since the last start
+ * (shared/esm-bundle.mjs). `node --import tsx
  * edge-agent/main.ts` still works, for development and tests, and behaves the same.
  *
- * The bundle is written under `node_modules/.cache/seb-agent/`, named by its content hash;
- * packages stay external (loaded from node_modules as usual). Every `import.meta.url` in the
+ * The bundle is written under `node_modules/.cache/seb-agent/`; packages stay external. Every `import.meta.url` in the
  * project's TypeScript is replaced by the URL of the source file it is written in, so files found
  * relative to a module (profiles/default.json, s.yaml, the dashboard, worker entries) resolve as
  * they do unbundled. A linked source map is written beside the bundle: run with
  * `NODE_OPTIONS=--enable-source-maps` for stack traces in the TypeScript sources (it costs
  * memory, so it is off by default).
  */
-import { build } from 'esbuild';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleOnce } from '../shared/esm-bundle.mjs';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/seb-agent/', import.meta.url));
@@ -36,36 +34,9 @@ const sourceUrls = {
   },
 };
 
-/** The file: URL of main.ts compiled to one ESM file (written once per content). */
-async function compiledMain() {
-  const out = await build({
-    entryPoints: [MAIN],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: `node${process.versions.node.split('.')[0]}`,
-    packages: 'external',
-    plugins: [sourceUrls],
-    sourcemap: 'external',
-    outdir: CACHE_DIR,
-    write: false,
-    logLevel: 'silent',
-  });
-  const js = out.outputFiles.find((f) => f.path.endsWith('.js'));
-  const map = out.outputFiles.find((f) => f.path.endsWith('.js.map'));
-  if (!js || !map) throw new Error('esbuild returned no bundle for edge-agent/main.ts');
-  const hash = createHash('sha256').update(js.contents).digest('hex').slice(0, 16);
-  const file = join(CACHE_DIR, `main-${hash}.mjs`);
-  if (!existsSync(file)) {
-    mkdirSync(CACHE_DIR, { recursive: true });
-    // Temp name + rename: concurrent starts never see a half-written file.
-    const tmp = `.${process.pid}.${Date.now()}.tmp`;
-    writeFileSync(`${file}.map${tmp}`, map.contents);
-    renameSync(`${file}.map${tmp}`, `${file}.map`);
-    writeFileSync(`${file}${tmp}`, `${js.text}\n//# sourceMappingURL=${pathToFileURL(`${file}.map`).href}\n`);
-    renameSync(`${file}${tmp}`, file);
-  }
-  return pathToFileURL(file).href;
+/** The file: URL of main.ts compiled to one ESM file (rebuilt only when a source changed). */
+function compiledMain() {
+  return bundleOnce({ entry: MAIN, name: 'main', cacheDir: CACHE_DIR, plugins: [sourceUrls], sourcemap: true });
 }
 
 let url;

@@ -9,19 +9,17 @@
  * (`npm run build:fc`).
  *
  * Packages stay external (Node loads them from node_modules as usual), so only the project's own
- * TypeScript is inlined. Bundles are written under `node_modules/.cache/seb-workers/`, named by
- * their content hash, so bare imports resolve from the project's node_modules and concurrent
- * processes (test files, benches) share identical files safely (write to a temp name, rename).
+ * TypeScript is inlined. Bundles are written under `node_modules/.cache/seb-workers/` (by
+ * shared/esm-bundle.mjs: named by content hash, rebuilt only when a source changed), so bare
+ * imports resolve from the project's node_modules and concurrent processes share them safely.
  *
  * A bundle is one file, so `import.meta.url` in a bundled module is the bundle's location:
  * modules a worker loads must locate files by package resolution (createRequire) or by an
  * absolute path passed in, not relative to their own source file.
  */
-import { build } from 'esbuild';
-import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleOnce } from './esm-bundle.mjs';
 
 const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/seb-workers/', import.meta.url));
 
@@ -36,32 +34,9 @@ export function bundledModuleUrl(entry: string): Promise<string> {
   if (!/\.[cm]?tsx?$/.test(path)) return Promise.resolve(pathToFileURL(path).href);
   let p = bundles.get(path);
   if (!p) {
-    p = bundle(path);
+    p = bundleOnce({ entry: path, name: basename(path, extname(path)), cacheDir: CACHE_DIR });
     bundles.set(path, p);
     p.catch(() => bundles.delete(path)); // a failed build (e.g. a syntax error being fixed) is retried next time
   }
   return p;
-}
-
-async function bundle(path: string): Promise<string> {
-  const out = await build({
-    entryPoints: [path],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: `node${process.versions.node.split('.')[0]}`,
-    packages: 'external',
-    write: false,
-    logLevel: 'silent',
-  });
-  const code = out.outputFiles[0]!.contents;
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-  const file = join(CACHE_DIR, `${basename(path, extname(path))}-${hash}.mjs`);
-  if (!existsSync(file)) {
-    mkdirSync(CACHE_DIR, { recursive: true });
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    writeFileSync(tmp, code);
-    renameSync(tmp, file);
-  }
-  return pathToFileURL(file).href;
 }

@@ -31,7 +31,10 @@ type Fc2ClientCtor = new (
   accountId: string,
   config: { accessKeyID: string; accessKeySecret: string; securityToken?: string; region: string; endpoint?: string; timeout?: number },
 ) => Fc2Client;
-const Fc2Client = createRequire(import.meta.url)('@alicloud/fc2') as Fc2ClientCtor;
+// Loaded on first use: the package and its ali-oss dependency take ≈ 0.37 s to load, which at
+// start-up would delay the edge worker's model load (it starts later on the same thread).
+let fc2Client: Fc2ClientCtor | undefined;
+const Fc2Client = (): Fc2ClientCtor => (fc2Client ??= createRequire(import.meta.url)('@alicloud/fc2') as Fc2ClientCtor);
 
 export type FcApiVersion = '2023-03-30' | '2016-08-15';
 
@@ -138,7 +141,7 @@ export function createFcBackend(opts: FcBackendOptions): FcBackend {
 
   /** One client per call: the fc2 client's timeout is per client, and ours is per batch. */
   const clientFor = (timeoutMs: number): Fc2Client => {
-    const c = new Fc2Client(accountId, {
+    const c = new (Fc2Client())(accountId, {
       accessKeyID: credentials.accessKeyId,
       accessKeySecret: credentials.accessKeySecret,
       securityToken: credentials.securityToken,

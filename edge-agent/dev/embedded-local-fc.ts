@@ -93,7 +93,7 @@ export function embeddedLocalFc(opts: EmbeddedLocalFcOptions = {}): FcProvider<E
 export const LOCAL_FC_PROCESS_NICE = 10;
 
 export interface LocalFcProcessOptions extends EmbeddedLocalFcOptions {
-  /** Nice value (0–19) of the whole process, every thread included. @default FC_LOCAL_NICE, else {@link LOCAL_FC_PROCESS_NICE} */
+  /** How much lower than the agent the whole process runs, every thread included (a nice increment 0–19, added to the agent's own, capped at 19). @default FC_LOCAL_NICE, else {@link LOCAL_FC_PROCESS_NICE} */
   readonly nice?: number;
 }
 
