@@ -62,6 +62,37 @@ export function describeChunkSize(chunkSize: number): string {
   return `${Number.isFinite(chunkSize) ? `≤ ${chunkSize}` : 'whole batches'} per ONNX run`;
 }
 
+/** How the local edge runs, as chosen at start-up: shown on the start-up line and in `GET /v1/plan`. */
+export interface EdgeSetup {
+  readonly model: string;
+  readonly workers: number;
+  readonly intraOpThreads: number;
+  /** Most images per ONNX run, or `whole` batches. */
+  readonly chunkSize: number | 'whole';
+  /** Calibration's ms per image at each size tried (the model's widest input), first worker. */
+  readonly calibrationMsPerImage?: Readonly<Record<number, number>>;
+  /** Items per second all workers run at the chosen chunk, by that calibration (a floor for narrower inputs). */
+  readonly measuredItemsPerS?: number;
+}
+
+/** The setup of a started pool. */
+export function edgeSetupOf(b: LocalOnnxBackend, workers: number, intraOpThreads: number): EdgeSetup {
+  const chunk = b.chunkSizes[0];
+  const ms = b.calibrations[0]?.msPerImage;
+  const tried = ms ? Object.keys(ms).map(Number) : [];
+  // Whole batches: calibration found no size slower than the largest it tried, so that one.
+  const at = Number.isFinite(chunk) ? chunk : Math.max(...tried);
+  const perImage = ms?.[at];
+  return {
+    model: b.model,
+    workers,
+    intraOpThreads,
+    chunkSize: Number.isFinite(chunk) ? chunk : 'whole',
+    ...(ms ? { calibrationMsPerImage: ms } : {}),
+    ...(perImage ? { measuredItemsPerS: Math.round((workers * 1000) / perImage) } : {}),
+  };
+}
+
 /** Longest wait for a worker to finish its batch on close before it is terminated. */
 const CLOSE_GRACE_MS = 10_000;
 

@@ -16,7 +16,7 @@ import { loadTiers, DEFAULT_S_YAML, type Tier } from '../../shared/tiers.ts';
 import type { InferenceBackend } from '../backends/backend.ts';
 import { createFcBackend } from '../backends/fc.ts';
 import { resolveFcCredentials, type FcCredentials } from '../backends/fc-credentials.ts';
-import { createLocalOnnxBackend } from '../backends/local-onnx.ts';
+import { createLocalOnnxBackend, edgeSetupOf, type EdgeSetup } from '../backends/local-onnx.ts';
 import { createNoopBackend } from '../backends/noop.ts';
 import { ConfigError, type AgentConfig } from '../config.ts';
 import { createApp } from './app.ts';
@@ -106,6 +106,8 @@ export interface RunningAgent<F extends FcConnection = FcConnection> {
   readonly tiers: readonly Tier[];
   /** Most images per ONNX Runtime run on the edge (Infinity: whole batches); unset without the local edge. */
   readonly edgeChunkSize?: number;
+  /** How the local edge runs (workers, threads, chunk, calibrated items/s); unset without it. */
+  readonly edgeSetup?: EdgeSetup;
   /** Stop accepting, drain within the grace period, close backends, the provided FC and the server. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -132,6 +134,7 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
   };
   let fcEndpoint: string | undefined;
   let edgeChunkSize: number | undefined;
+  let edgeSetup: EdgeSetup | undefined;
   const cleanup = async () => {
     await Promise.allSettled(backends.map((b) => b.close()));
     await provided?.close();
@@ -153,7 +156,8 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     const edge = edgeStart.value;
     if (edge) {
       edgeChunkSize = edge.chunkSizes[0];
-      logger.info({ model: edge.model, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, chunkSize: edgeChunkSize, calibration: edge.calibrations[0]?.msPerImage, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
+      edgeSetup = edgeSetupOf(edge, cfg.edgeWorkers, cfg.intraOpThreads);
+      logger.info({ ...edgeSetup, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
     }
     if (cfg.backends.includes('noop')) backends.push(createNoopBackend());
     if (cfg.backends.includes('fc')) {
@@ -193,7 +197,7 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     },
     performance.now(),
   );
-  const runtime = new AgentRuntime({ scheduler, backends, logger, model: cfg.model });
+  const runtime = new AgentRuntime({ scheduler, backends, logger, model: cfg.model, ...(edgeSetup ? { edgeSetup } : {}) });
   const app = createApp(runtime, { defaultDeadlineMs: cfg.defaultDeadlineMs, maxDeadlineMs: cfg.maxDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, maxBatch: cfg.maxBatch, token: cfg.token, model: cfg.model });
   if (!cfg.token && !isLoopback(cfg.host)) {
     logger.warn({ host: cfg.host }, 'listening on a non-loopback address without a token: anyone who can reach it can use the agent; set AGENT_TOKEN');
@@ -239,6 +243,7 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     fcEndpoint,
     tiers,
     edgeChunkSize,
+    ...(edgeSetup ? { edgeSetup } : {}),
     shutdown(graceMs = cfg.shutdownGraceMs) {
       stopping ??= (async () => {
         // New requests now get 503 from the runtime while in-flight ones finish.

@@ -6,6 +6,7 @@
  * Requests live in the registry (`request-registry.ts`, the settle-once gate); counts, metrics
  * and events in `telemetry.ts`.
  */
+import type { EdgeSetup } from '../backends/local-onnx.ts';
 import type { Logger } from 'pino';
 import { callTimeoutMs, carryOut, type BatchObservation, type DecisionDriver, type DispatchOrder, type ProbeOrder, type RejectOrder, type SchedulingCore } from '../core/index.ts';
 import { BackendError, type BatchOutcome, type InferenceBackend, type TargetId } from '../backends/backend.ts';
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   readonly clock?: () => number;
   /** Model name passed to backends. */
   readonly model?: string;
+  /** How the local edge runs, for `GET /v1/plan`. */
+  readonly edgeSetup?: EdgeSetup;
   /**
    * Times a request may be re-queued after a backend failure.
    * @default 1
@@ -61,6 +64,7 @@ export class AgentRuntime {
   private readonly byTarget = new Map<TargetId, InferenceBackend>();
   private readonly clock: () => number;
   private readonly model?: string;
+  private readonly edgeSetup?: EdgeSetup;
   private readonly maxRetries: number;
   private readonly backstopMs: number;
   private timer: NodeJS.Timeout | null = null;
@@ -83,6 +87,7 @@ export class AgentRuntime {
     this.logger = options.logger;
     this.clock = options.clock ?? (() => performance.now());
     this.model = options.model;
+    this.edgeSetup = options.edgeSetup;
     this.maxRetries = nonNegative('maxRetries', options.maxRetries, 1);
     this.backstopMs = nonNegative('backstopMs', options.backstopMs, 2000);
     for (const b of this.backends) for (const t of b.targets) {
@@ -179,6 +184,7 @@ export class AgentRuntime {
       replans: s.replans,
       changepoints: s.changepoints,
       targets: this.targets,
+      ...(this.edgeSetup ? { edge: this.edgeSetup } : {}),
     };
   }
 
