@@ -143,7 +143,7 @@ export function decide(st: DecideState, nowMs: number): Decision {
         freeSlots: edge.freeSlots - b.dispatch.length,
         busy: (edge.busy ?? 0) + b.dispatch.length,
         busyUntilMs: [...(edge.busyUntilMs ?? []), ...ends].sort((x, y) => x - y),
-        busyUntilMeanMs: [...(edge.busyUntilMeanMs ?? []), ...meanEnds].sort((x, y) => x - y),
+        busyUntilMeanMs: [...(edge.busyUntilMeanMs ?? edge.busyUntilMs ?? []), ...meanEnds].sort((x, y) => x - y),
       };
       const d = decideHeads({ ...st, queue: b.rest, targets: st.targets.map((t) => (t === edge ? busyEdge : t)) }, nowMs);
       return { ...d, dispatch: [...b.dispatch, ...d.dispatch] };
