@@ -71,7 +71,7 @@ const recoveryS = num('recovery', 0);
 const factor = num('factor', 0.1);
 const connections = num('connections', 1);
 process.env.FC_LOCAL_INSTANCE_NICE = String(num('instance-nice', 0));
-const edgeWorkers = num('edge-workers', 1);
+const edgeWorkers = num('edge-workers', 0); // 0: the agent's own choice (edge-layout.ts)
 if (values['local-fc'] !== 'process' && values['local-fc'] !== 'in-process') throw new RangeError(`Expected \`--local-fc\` to be process or in-process, got \`${values['local-fc']}\``);
 const inProcessFc = values['local-fc'] === 'in-process';
 const warmupS = num('warmup', 0);

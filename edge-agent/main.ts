@@ -34,8 +34,8 @@ async function main(): Promise<number> {
   const e = agent.edgeSetup;
   const chunk = !e
     ? ''
-    : `, ${e.intraOpThreads} intra-op thread${e.intraOpThreads > 1 ? 's' : ''}, ${describeChunkSize(e.chunkSize === 'whole' ? Infinity : e.chunkSize)}${e.measuredItemsPerS ? `, ${e.measuredItemsPerS} items/s measured at the widest input` : ''}`;
-  const live = [...agent.runtime.backendKinds.filter((k) => k !== 'fc').map((k) => (k === 'edge' ? `edge (${loaded.config.model}, ${loaded.config.edgeWorkers} worker${loaded.config.edgeWorkers > 1 ? 's' : ''}${chunk})` : k)), ...(fcLine ? [fcLine] : [])];
+    : `${e.workers} worker${e.workers > 1 ? 's' : ''} × ${e.intraOpThreads} intra-op thread${e.intraOpThreads > 1 ? 's' : ''} (${e.layout}), ${describeChunkSize(e.chunkSize === 'whole' ? Infinity : e.chunkSize)}${e.measuredItemsPerS ? `, ${e.measuredItemsPerS} items/s measured at the widest input${e.calibrationCached ? ` (calibration of ${e.calibratedAt?.slice(0, 10)}, cached)` : ''}` : ''}`;
+  const live = [...agent.runtime.backendKinds.filter((k) => k !== 'fc').map((k) => (k === 'edge' ? `edge (${loaded.config.model}, ${chunk})` : k)), ...(fcLine ? [fcLine] : [])];
   // Plain lines on stderr for humans and scripts (tests read the URL); JSON logs go to stdout.
   process.stderr.write(`edge agent listening on ${agent.url}\nbackends: ${live.join(', ')}\n`);
   agent.logger.info({ url: agent.url, backends: agent.runtime.backendKinds, targets: agent.runtime.targets }, 'listening');

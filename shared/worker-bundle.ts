@@ -19,9 +19,10 @@
  */
 import { basename, extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { projectCacheDir } from './cache-dir.ts';
 import { bundleOnce } from './esm-bundle.mjs';
 
-const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/seb-workers/', import.meta.url));
+const CACHE_DIR = projectCacheDir('seb-workers');
 
 const bundles = new Map<string, Promise<string>>();
 

@@ -52,7 +52,7 @@ describe('agent config', () => {
   it('bad values throw a ConfigError naming the option, its flag and env, and the value', () => {
     const e = thrown(() => config(['--edge-workers=-3']));
     expect(e).toBeInstanceOf(ConfigError);
-    expect(e.message).toContain('Expected `edgeWorkers` to be an integer 1–64, got `-3`');
+    expect(e.message).toContain('Expected `edgeWorkers` to be an integer 0–64, got `-3`');
     expect(e.message).toContain('--edge-workers');
     expect(thrown(() => config([], { PORT: 'abc' })).message).toContain('Expected `port` to be an integer 0–65535, got `abc` (flag --port, env PORT)');
     expect(thrown(() => config(['--backends', 'edge,gpu'])).message).toContain('got `gpu`');

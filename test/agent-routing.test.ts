@@ -111,7 +111,7 @@ describe('agent routing', () => {
     const planned = JSON.stringify(snap.plan);
     expect(tiers.some((t) => planned.includes(t)), 'the plan names the tiers it may use').toBe(true);
     // The plan shows how the edge was set up at start-up and what its calibration measured.
-    expect(snap.edge).toMatchObject({ model: 'ocr-rec', workers: 1, intraOpThreads: 1 });
+    expect(snap.edge).toMatchObject({ model: 'ocr-rec', workers: 1, intraOpThreads: 1, layout: 'configured' });
     expect(snap.edge.measuredItemsPerS, JSON.stringify(snap.edge)).toBeGreaterThan(0);
     // The FC answers were real invocations: the two warm-ups plus at least one agent batch.
     expect(agent.fc!.localFc.ledger().total.invocations - before).toBeGreaterThan(2);

@@ -11,6 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { bundledModuleUrl } from '../../shared/worker-bundle.ts';
 import { BackendError, type BatchItem, type BatchOutcome, type InferenceBackend, type RunOptions, type TargetId } from './backend.ts';
+import type { EdgeLayout } from './edge-layout.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './onnx-worker.ts';
 // Type-only: the event loop's thread never loads ONNX Runtime (the worker checks `chunkSize`).
 import type { ChunkCalibration } from '../../shared/batch-inference.ts';
@@ -33,6 +34,12 @@ export interface LocalOnnxOptions {
    */
   readonly chunkSize?: number | 'measure';
   /**
+   * With `chunkSize: 'measure'`: a directory where measured chunks are kept and read back on
+   * later starts with the same model, runtime, CPU and layout (chunk-cache.ts). Unset: measure
+   * every time.
+   */
+  readonly calibrationCacheDir?: string;
+  /**
    * Model name passed to createBatchInference.
    * @default 'ocr-rec'
    */
@@ -52,6 +59,8 @@ export interface LocalOnnxBackend extends InferenceBackend {
   readonly chunkSizes: readonly number[];
   /** Time per image at each calibration size, per worker (when measured). */
   readonly calibrations: readonly (ChunkCalibration | undefined)[];
+  /** The first worker's calibration: when it was measured, and whether it was read from the cache. */
+  readonly calibrationOrigin?: { readonly measuredAt: string; readonly cached: boolean };
   readonly model: string;
 }
 
@@ -73,10 +82,16 @@ export interface EdgeSetup {
   readonly calibrationMsPerImage?: Readonly<Record<number, number>>;
   /** Items per second all workers run at the chosen chunk, by that calibration (a floor for narrower inputs). */
   readonly measuredItemsPerS?: number;
+  /** How workers × threads were chosen (edge-layout.ts). */
+  readonly layout: string;
+  /** When the calibration was measured, and whether this start read it from the cache. */
+  readonly calibratedAt?: string;
+  readonly calibrationCached?: boolean;
 }
 
 /** The setup of a started pool. */
-export function edgeSetupOf(b: LocalOnnxBackend, workers: number, intraOpThreads: number): EdgeSetup {
+export function edgeSetupOf(b: LocalOnnxBackend, layout: EdgeLayout): EdgeSetup {
+  const { workers, intraOpThreads } = layout;
   const chunk = b.chunkSizes[0];
   const ms = b.calibrations[0]?.msPerImage;
   const tried = ms ? Object.keys(ms).map(Number) : [];
@@ -90,6 +105,8 @@ export function edgeSetupOf(b: LocalOnnxBackend, workers: number, intraOpThreads
     chunkSize: Number.isFinite(chunk) ? chunk : 'whole',
     ...(ms ? { calibrationMsPerImage: ms } : {}),
     ...(perImage ? { measuredItemsPerS: Math.round((workers * 1000) / perImage) } : {}),
+    layout: layout.reason,
+    ...(b.calibrationOrigin ? { calibratedAt: b.calibrationOrigin.measuredAt, calibrationCached: b.calibrationOrigin.cached } : {}),
   };
 }
 
@@ -125,6 +142,8 @@ interface Started {
   readonly loadMs: number;
   readonly chunkSize: number;
   readonly calibration?: ChunkCalibration;
+  readonly calibratedAt?: string;
+  readonly calibrationCached?: boolean;
 }
 
 function startWorker(workerUrl: string, init: WorkerInit): Promise<Started> {
@@ -146,7 +165,8 @@ function startWorker(workerUrl: string, init: WorkerInit): Promise<Started> {
     const onMessage = (msg: FromWorker) => {
       if (msg.type === 'ready') {
         off();
-        resolve({ worker, loadMs: msg.loadMs, chunkSize: msg.chunkSize, calibration: msg.calibration });
+        const { loadMs, chunkSize, calibration, calibratedAt, calibrationCached } = msg;
+        resolve({ worker, loadMs, chunkSize, calibration, calibratedAt, calibrationCached });
       } else fail(new Error(`ONNX worker could not load model ${init.model}: ${msg.type === 'init-error' ? msg.message : msg.type}`));
     };
     worker.on('error', onError);
@@ -167,7 +187,7 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
   const model = options.model ?? 'ocr-rec';
   const target = options.target ?? 'edge';
   const chunkSize = options.chunkSize ?? 'measure';
-  const init: WorkerInit = { model, intraOpThreads, chunkSize };
+  const init: WorkerInit = { model, intraOpThreads, chunkSize, ...(options.calibrationCacheDir ? { calibrationCache: { dir: options.calibrationCacheDir, workers } } : {}) };
 
   const workerUrl = await bundledModuleUrl(WORKER_MODULE);
   const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(workerUrl, init)));
@@ -273,6 +293,7 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
     loadMs: ok.map((r) => r.value.loadMs),
     chunkSizes: ok.map((r) => r.value.chunkSize),
     calibrations: ok.map((r) => r.value.calibration),
+    ...(ok[0].value.calibratedAt ? { calibrationOrigin: { measuredAt: ok[0].value.calibratedAt, cached: ok[0].value.calibrationCached === true } } : {}),
     run(t: TargetId, items: readonly BatchItem[], runOptions: RunOptions): Promise<BatchOutcome> {
       if (closed) return Promise.reject(new BackendError('closed', 'local ONNX backend is closed', t));
       if (t !== target) return Promise.reject(new BackendError('unavailable', `local ONNX backend serves ${target}, not ${t}`, t));

@@ -5,8 +5,11 @@
  *
  * The message types below are the pool ↔ worker protocol; the pool imports them type-only.
  */
+import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createBatchInference, type ChunkCalibration } from '../../shared/batch-inference.ts';
+import { getModelConfig } from '../../shared/models/index.ts';
+import { calibrationFile, readCalibration, writeCalibration } from './chunk-cache.ts';
 import type { BatchResponse, ImageMime } from '../../shared/wire/index.ts';
 
 /** `workerData` of a new worker. */
@@ -15,6 +18,8 @@ export interface WorkerInit {
   readonly intraOpThreads: number;
   /** Most images per ONNX Runtime run, or measure at load. */
   readonly chunkSize: number | 'measure';
+  /** With `measure`: where measured chunks are kept between starts (chunk-cache.ts), and how many workers calibrate at once. */
+  readonly calibrationCache?: { readonly dir: string; readonly workers: number };
 }
 
 export type ToWorker =
@@ -27,7 +32,7 @@ export type ToWorker =
   | { readonly type: 'close' };
 
 export type FromWorker =
-  | { readonly type: 'ready'; readonly loadMs: number; readonly chunkSize: number; readonly calibration?: ChunkCalibration }
+  | { readonly type: 'ready'; readonly loadMs: number; readonly chunkSize: number; readonly calibration?: ChunkCalibration; readonly calibratedAt?: string; readonly calibrationCached?: boolean }
   | { readonly type: 'init-error'; readonly message: string }
   | { readonly type: 'result'; readonly id: number; readonly response: BatchResponse }
   | { readonly type: 'error'; readonly id: number; readonly message: string };
@@ -42,8 +47,28 @@ function send(msg: FromWorker): void {
 
 try {
   const started = performance.now();
-  const inference = await createBatchInference({ model: init.model, intraOpThreads: init.intraOpThreads, chunkSize: init.chunkSize });
-  send({ type: 'ready', loadMs: performance.now() - started, chunkSize: inference.chunkSize, calibration: inference.calibration });
+  const cacheFile =
+    init.chunkSize === 'measure' && init.calibrationCache
+      ? calibrationFile(init.calibrationCache.dir, {
+          modelPath: getModelConfig(init.model).modelPath,
+          runtimeVersion: (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version,
+          intraOpThreads: init.intraOpThreads,
+          workers: init.calibrationCache.workers,
+        })
+      : undefined;
+  const cached = cacheFile ? readCalibration(cacheFile) : undefined;
+  const chunkSize = cached ? (cached.chunkSize === 'whole' ? Infinity : cached.chunkSize) : init.chunkSize;
+  const inference = await createBatchInference({ model: init.model, intraOpThreads: init.intraOpThreads, chunkSize });
+  const measuredAt = new Date().toISOString();
+  if (cacheFile && !cached && inference.calibration) {
+    writeCalibration(cacheFile, { chunkSize: Number.isFinite(inference.chunkSize) ? inference.chunkSize : 'whole', calibration: inference.calibration, measuredAt });
+  }
+  send({
+    type: 'ready',
+    loadMs: performance.now() - started,
+    chunkSize: inference.chunkSize,
+    ...(cached ? { calibration: cached.calibration, calibratedAt: cached.measuredAt, calibrationCached: true } : inference.calibration ? { calibration: inference.calibration, calibratedAt: measuredAt, calibrationCached: false } : {}),
+  });
   // Terminating a worker while ONNX Runtime is inside run() aborts the whole process
   // ("terminate called after throwing Napi::Error"), so closing waits for the run in progress.
   let running: Promise<unknown> = Promise.resolve();

@@ -16,7 +16,9 @@ import { loadTiers, DEFAULT_S_YAML, type Tier } from '../../shared/tiers.ts';
 import type { InferenceBackend } from '../backends/backend.ts';
 import { createFcBackend } from '../backends/fc.ts';
 import { resolveFcCredentials, type FcCredentials } from '../backends/fc-credentials.ts';
+import { chooseEdgeLayout, deviceCores, type EdgeLayout } from '../backends/edge-layout.ts';
 import { createLocalOnnxBackend, edgeSetupOf, type EdgeSetup } from '../backends/local-onnx.ts';
+import { projectCacheDir } from '../../shared/cache-dir.ts';
 import { createNoopBackend } from '../backends/noop.ts';
 import { ConfigError, type AgentConfig } from '../config.ts';
 import { createApp } from './app.ts';
@@ -135,6 +137,7 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
   let fcEndpoint: string | undefined;
   let edgeChunkSize: number | undefined;
   let edgeSetup: EdgeSetup | undefined;
+  let layout: EdgeLayout = { workers: Math.max(1, cfg.edgeWorkers), intraOpThreads: Math.max(1, cfg.intraOpThreads), reason: 'configured' };
   const cleanup = async () => {
     await Promise.allSettled(backends.map((b) => b.close()));
     await provided?.close();
@@ -144,9 +147,13 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     // The edge's model load (and chunk calibration) and the FC provider's start (the local FC's
     // own process for `npm start`) overlap: start-up is the longer of the two, not their sum.
     const needsProvider = cfg.backends.includes('fc') && !(cfg.fcAccountId || cfg.access);
+    // An FC the agent starts itself is the local emulator, on this device's cores.
+    layout = chooseEdgeLayout({ device: deviceCores(), fcOnDevice: needsProvider, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads });
     if (needsProvider && !options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in a process of its own when none is set');
     const [edgeStart, fcStart] = await Promise.allSettled([
-      cfg.backends.includes('edge') ? createLocalOnnxBackend({ workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads, model: cfg.model, chunkSize: cfg.edgeChunkSize || 'measure' }) : Promise.resolve(undefined),
+      cfg.backends.includes('edge')
+        ? createLocalOnnxBackend({ workers: layout.workers, intraOpThreads: layout.intraOpThreads, model: cfg.model, chunkSize: cfg.edgeChunkSize || 'measure', calibrationCacheDir: projectCacheDir('seb-calibration') })
+        : Promise.resolve(undefined),
       needsProvider ? options.fc!({ tiers, profile, env }) : Promise.resolve(undefined),
     ]);
     if (edgeStart.status === 'fulfilled' && edgeStart.value) backends.push(edgeStart.value);
@@ -156,7 +163,7 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     const edge = edgeStart.value;
     if (edge) {
       edgeChunkSize = edge.chunkSizes[0];
-      edgeSetup = edgeSetupOf(edge, cfg.edgeWorkers, cfg.intraOpThreads);
+      edgeSetup = edgeSetupOf(edge, layout);
       logger.info({ ...edgeSetup, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
     }
     if (cfg.backends.includes('noop')) backends.push(createNoopBackend());
@@ -188,7 +195,8 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     {
       tiers: [...fcTiers],
       profile,
-      edgeWorkers: cfg.backends.includes('edge') || cfg.backends.includes('noop') ? cfg.edgeWorkers : 0,
+      // noop stands in for the edge with the configured workers (1 unless set): it runs no model.
+      edgeWorkers: cfg.backends.includes('edge') ? layout.workers : cfg.backends.includes('noop') ? Math.max(1, cfg.edgeWorkers) : 0,
       maxBatch: cfg.maxBatch,
       maxQueue: cfg.maxQueue,
       // A small FC (the local one runs a few instances per tier on this machine): plan with its limits, not FC's 100.
