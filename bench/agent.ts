@@ -144,7 +144,7 @@ async function ocr(png: Buffer): Promise<void> {
   const threads = setup.workers * setup.intraOpThreads;
   console.log(`\n[2] local OCR at saturation: agent (edge only, defaults: ${setup.workers} worker${setup.workers > 1 ? 's' : ''} × ${setup.intraOpThreads} intra-op thread, ${setup.layout}; ${ocrConnections} connections) vs raw ONNX Runtime loop in this process with ${threads} intra-op thread${threads > 1 ? 's' : ''}, ${rounds} interleaved rounds of ${ocrDurationS} s after ${warmupS} s warm-up`);
   const raw = await createBatchInference({ intraOpThreads: threads });
-  const chunk = agent.edgeChunkSize ?? Infinity;
+  const chunk = setup.chunkSize === 'whole' ? Infinity : setup.chunkSize;
   const rawChunked = Number.isFinite(chunk) ? await createBatchInference({ intraOpThreads: threads, chunkSize: chunk }) : raw;
   console.log(`  agent's edge worker: ${describeChunkSize(chunk)} (measured at start-up)`);
   // A generous deadline: this measures throughput, so nothing should be refused as late.

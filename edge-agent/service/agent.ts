@@ -106,8 +106,6 @@ export interface RunningAgent<F extends FcConnection = FcConnection> {
   /** Where FC calls go, e.g. `https://<account>.<region>.fc.aliyuncs.com`, or none. */
   readonly fcEndpoint?: string;
   readonly tiers: readonly Tier[];
-  /** Most images per ONNX Runtime run on the edge (Infinity: whole batches); unset without the local edge. */
-  readonly edgeChunkSize?: number;
   /** How the local edge runs (workers, threads, chunk, calibrated items/s); unset without it. */
   readonly edgeSetup?: EdgeSetup;
   /** Stop accepting, drain within the grace period, close backends, the provided FC and the server. */
@@ -135,7 +133,6 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     runtime.metrics.initializerEstimatedUsd.inc({ target: e.target, source: e.source }, e.costUsd);
   };
   let fcEndpoint: string | undefined;
-  let edgeChunkSize: number | undefined;
   let edgeSetup: EdgeSetup | undefined;
   let layout: EdgeLayout = { workers: Math.max(1, cfg.edgeWorkers), intraOpThreads: Math.max(1, cfg.intraOpThreads), reason: 'configured' };
   const cleanup = async () => {
@@ -162,7 +159,6 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     if (fcStart.status === 'rejected') throw fcStart.reason;
     const edge = edgeStart.value;
     if (edge) {
-      edgeChunkSize = edge.chunkSizes[0];
       edgeSetup = edgeSetupOf(edge, layout);
       logger.info({ ...edgeSetup, loadMs: edge.loadMs.map(Math.round) }, 'edge backend up');
     }
@@ -250,7 +246,6 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
     fc: provided,
     fcEndpoint,
     tiers,
-    edgeChunkSize,
     ...(edgeSetup ? { edgeSetup } : {}),
     shutdown(graceMs = cfg.shutdownGraceMs) {
       stopping ??= (async () => {
