@@ -231,12 +231,18 @@ export class AgentRuntime {
   private schedulePump(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    // Admissions in the same tick share one decide().
-    queueMicrotask(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
+    // Admissions in the same turn of the event loop share one decide(): every request whose
+    // bytes arrived in this poll phase is queued before the core looks at the queue (a microtask
+    // ran one decide() per request under load, each over the whole queue). The check phase
+    // follows the poll phase of the same turn, so no request waits for a later turn.
+    setImmediate(this.runPump);
   }
+
+  /** The deferred pump (bound once: no closure per schedule). */
+  private readonly runPump = (): void => {
+    this.pumpQueued = false;
+    this.pump();
+  };
 
   private pump(flush = this.draining): void {
     if (this.closed) return;
