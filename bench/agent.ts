@@ -19,12 +19,22 @@
  *    `--ocr-duration`, `--warmup`), measured by bench/rss.ts on `npm start`'s command in a child
  *    process — this process's own RSS would count the load generator and the raw loops' sessions.
  *
- * Flags: --duration <s> (per overhead measurement, default 4), --ocr-duration <s> (per OCR
+ * With `--separate`, [1] runs the echo (bench/echo-server.mjs) and the agent (`node
+ * edge-agent/start.mjs --backends noop`, compiled as `npm start` runs it) each in a process of its
+ * own, the load generator staying in this one, and also prints each server's CPU time per request
+ * (Linux: /proc/<pid>/stat). In one process the client's own cost is shared by both sides and
+ * narrows the gap; in three, the two servers are compared alone (the 2-core machine then runs three
+ * busy processes, so the client can be the limit for the echo).
+ *
+ * Flags: --separate (see above), --duration <s> (per overhead measurement, default 4), --ocr-duration <s> (per OCR
  * measurement, default 10: 16 closed-loop clients finish in bursts of a batch, so a 4 s count
  * moves in steps of ±8 %), --rounds <n> (default 3),
  * --connections <n> (overhead, default 64), --ocr-connections <n> (default 16: enough to keep
  * the edge saturated without a long queue), --warmup <s> (agent warm-up before measuring, default 12), --only overhead|ocr|rss.
  */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import { createRequire } from 'node:module';
@@ -59,6 +69,7 @@ const { values } = parseArgs({
     'ocr-connections': { type: 'string', default: '16' },
     warmup: { type: 'string', default: '12' },
     only: { type: 'string' },
+    separate: { type: 'boolean', default: false },
   },
 });
 const durationS = Number(values.duration);
@@ -105,13 +116,71 @@ async function echoServer(): Promise<{ url: string; close: () => Promise<void> }
   return { url: `http://127.0.0.1:${port}/echo`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
+/** A server of [1]: its URL, its process id when it runs in a process of its own, and how to stop it. */
+interface Served {
+  readonly url: string;
+  readonly pid?: number;
+  close(): Promise<void>;
+}
+
+/** Spawn `node <args>` and wait for the stderr line matching `ready` (its first group: the URL). */
+async function spawnServer(args: string[], ready: RegExp): Promise<Served> {
+  const child = spawn(process.execPath, args, { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = ready.exec(err);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`node ${args.join(' ')} exited (${code}) before listening:\n${err}`)));
+  });
+  return { url, pid: child.pid, close: async () => void (child.kill('SIGINT'), await exited) };
+}
+
+/** CPU time (user + system) of a process so far, ms; undefined where /proc is not there. */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields 14 and 15 (utime, stime) after the parenthesised command name, in clock ticks (100 Hz on Linux).
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 async function overhead(png: Buffer): Promise<void> {
-  console.log(`\n[1] agent overhead: noop backend vs bare Hono echo (${connections} connections, ${rounds} interleaved rounds of ${durationS} s each after ${warmupS} s warm-up)`);
-  const echo = await echoServer();
-  const agent = await startAgent(parseConfig({ port: 0, backends: ['noop'], logLevel: 'warn', maxQueue: 100_000 }));
+  const where = values.separate ? 'echo, agent and load generator each in a process of its own' : 'all in this process';
+  console.log(`\n[1] agent overhead: noop backend vs bare Hono echo (${connections} connections, ${rounds} interleaved rounds of ${durationS} s each after ${warmupS} s warm-up; ${where})`);
+  let echo: Served;
+  let agent: Served;
+  if (values.separate) {
+    echo = await spawnServer(['bench/echo-server.mjs', '0'], /echo on (\S+)/);
+    agent = await spawnServer(['edge-agent/start.mjs', '--port', '0', '--backends', 'noop', '--log-level', 'warn', '--max-queue', '100000'], /listening on (\S+)/).catch(async (e) => {
+      await echo.close();
+      throw e;
+    });
+  } else {
+    echo = await echoServer();
+    const running = await startAgent(parseConfig({ port: 0, backends: ['noop'], logLevel: 'warn', maxQueue: 100_000 }));
+    agent = { url: running.url, close: () => running.shutdown(1000) };
+  }
   const headers = { 'content-type': 'image/png' };
   const ratios: number[] = [];
   const addedP99: number[] = [];
+  const cpuUs = { echo: [] as number[], agent: [] as number[] };
+  // CPU µs per request of a server over one load, when it has a process of its own.
+  const measured = async (s: Served, url: string, into: number[]): Promise<[Load, string]> => {
+    const c0 = cpuMs(s.pid);
+    const l = await load(url, png, headers, connections, durationS);
+    const c1 = cpuMs(s.pid);
+    if (c0 === undefined || c1 === undefined) return [l, ''];
+    const us = ((c1 - c0) * 1000) / Math.max(1, l.total);
+    into.push(us);
+    return [l, `   cpu ${us.toFixed(0)} µs/req`];
+  };
   try {
     // Warm both (JIT, sockets) before measuring; the agent long enough for the core's plan to
     // leave its warm-up, as in a long-running agent.
@@ -119,19 +188,20 @@ async function overhead(png: Buffer): Promise<void> {
     await load(`${agent.url}/v1/infer`, png, headers, connections, Math.max(1, warmupS));
     // Interleaved rounds: background load on a shared machine hits both sides alike.
     for (let r = 0; r < rounds; r++) {
-      const base = await load(echo.url, png, headers, connections, durationS);
+      const [base, baseCpu] = await measured(echo, echo.url, cpuUs.echo);
       const before = await batchCounts(agent.url);
-      const ours = await load(`${agent.url}/v1/infer`, png, headers, connections, durationS);
+      const [ours, oursCpu] = await measured(agent, `${agent.url}/v1/infer`, cpuUs.agent);
       const after = await batchCounts(agent.url);
       const meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
       ratios.push(ours.rps / base.rps);
       addedP99.push(ours.p99Ms - base.p99Ms);
-      console.log(`  round ${r + 1}  bare Hono echo : ${fmt(base)}`);
-      console.log(`  round ${r + 1}  agent (noop)   : ${fmt(ours)}   mean batch ${meanBatch.toFixed(2)}   ratio ${(ours.rps / base.rps).toFixed(3)}`);
+      console.log(`  round ${r + 1}  bare Hono echo : ${fmt(base)}${baseCpu}`);
+      console.log(`  round ${r + 1}  agent (noop)   : ${fmt(ours)}${oursCpu}   mean batch ${meanBatch.toFixed(2)}   ratio ${(ours.rps / base.rps).toFixed(3)}`);
     }
     console.log(`  => median ratio req/s agent/echo = ${median(ratios).toFixed(3)}  (target ≥ 0.8); median p99 added ${median(addedP99).toFixed(1)} ms (target ≤ 2)`);
+    if (cpuUs.agent.length > 0) console.log(`     median CPU per request: echo ${median(cpuUs.echo).toFixed(0)} µs, agent ${median(cpuUs.agent).toFixed(0)} µs`);
   } finally {
-    await agent.shutdown(1000);
+    await agent.close();
     await echo.close();
   }
 }

@@ -14,14 +14,18 @@ import type { CoreParts } from './parts.ts';
 import type { Planning } from './planning.ts';
 import { throughputRps } from './predictors.ts';
 import { insertSorted } from './math.ts';
+import { FinishedLog } from './finished-log.ts';
 import { EDGE, type QueuedRequest } from './types.ts';
 
 /** The verdict on one request. `newClass`: it opened a deadline class (the plan should learn of it). */
 export type Admission = { ok: true } | { ok: false; code: 'deadline_impossible' | 'overloaded'; reason: string; retryAfterMs?: number };
 
+/** How far back the drain rate is measured, ms. */
+const DRAIN_WINDOW_MS = 5000;
+
 export class AdmissionControl {
-  /** Items finished (ok) recently, for the drain rate while saturated: [atMs, items] pairs. */
-  private readonly finished: number[] = [];
+  /** Items finished (ok) recently, for the drain rate while saturated. */
+  private readonly finished = new FinishedLog();
   private saturatedSinceMs: number | null = null;
   private lastSaturatedMs = -Infinity;
 
@@ -84,7 +88,7 @@ export class AdmissionControl {
   /** A batch of `items` finished well at `nowMs` (the measured drain rate). */
   served(nowMs: number, items: number): void {
     if (items > 0) this.finished.push(nowMs, items);
-    while (this.finished.length > 0 && this.finished[0] < nowMs - 5000) this.finished.splice(0, 2);
+    this.finished.trim(nowMs - DRAIN_WINDOW_MS);
   }
 
   /** What the last decision found: every slot that could serve in time was in use while requests waited. */
@@ -118,14 +122,13 @@ export class AdmissionControl {
    */
   /** How long the drain rate has been measured for (the saturated stretch, at most 5 s). */
   private measuredForMs(nowMs: number): number {
-    return nowMs - Math.max(this.saturatedSinceMs ?? nowMs, nowMs - 5000);
+    return nowMs - Math.max(this.saturatedSinceMs ?? nowMs, nowMs - DRAIN_WINDOW_MS);
   }
 
   private drainRps(nowMs: number, ahead: number): number {
     const spanMs = this.measuredForMs(nowMs);
     const since = nowMs - spanMs;
-    let items = 0;
-    for (let k = this.finished.length - 2; k >= 0 && this.finished[k] >= since; k -= 2) items += this.finished[k + 1];
+    const items = this.finished.itemsSince(since);
     const measured = spanMs > 0 ? (items * 1000) / spanMs : 0;
     return Math.max(1, spanMs >= 1000 ? measured : Math.max(measured, this.capacityRps(nowMs), this.edgeDrainRps(ahead)));
   }

@@ -4,6 +4,7 @@
  * (`app.request()` in tests) and is served over HTTP by main.ts with @hono/node-server.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { dashboardRoutes } from './dashboard-routes.ts';
@@ -122,7 +123,13 @@ export function createApp(runtime: AgentRuntime, options: AppOptions = {}): Hono
   // a closure and a promise per request on the hot path.
   app.use('*', async (c, next) => {
     const reqId = c.req.header('x-request-id')?.slice(0, 64) || `r${(nextRequest++).toString(36)}`;
-    c.header('x-request-id', reqId);
+    // Served by @hono/node-server: set it on Node's response, which merges it into whatever
+    // the route answers. `c.header` would make Hono build a fetch Headers object for every
+    // response (the adapter then copies it back into a plain one), a few µs per request;
+    // without it a JSON answer keeps the adapter's plain-object fast path.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) outgoing.setHeader('x-request-id', reqId);
+    else c.header('x-request-id', reqId);
     const t0 = performance.now();
     const path = c.req.path;
     if (tokenDigest && guarded(path)) authorise(c, path);

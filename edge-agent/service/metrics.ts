@@ -13,16 +13,22 @@ export interface MetricsSource {
   estimates(): Record<string, number>;
   changepoints(): number;
   replans(): number;
+  /**
+   * Add the counts kept outside prom-client since the last scrape to `requests` and `deadlines`
+   * (called when either is collected). Counting a request is then a plain increment: prom-client
+   * hashes and validates the labels on every `inc`, even through a labelled child.
+   */
+  flushCounts?(): void;
 }
 
 export class AgentMetrics {
   readonly registry = new Registry();
   /** Requests answered, by route (/v1/infer, /v1/infer/batch item) and outcome (ok, 504, …). */
-  readonly requests = new Counter({ name: 'agent_requests_total', help: 'Requests answered, by route and outcome', labelNames: ['route', 'outcome'], registers: [this.registry] });
+  readonly requests: Counter<'route' | 'outcome'>;
   readonly batchSize = new Histogram({ name: 'agent_batch_size', help: 'Items per dispatched batch', labelNames: ['target'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [this.registry] });
   readonly batchSeconds = new Histogram({ name: 'agent_batch_duration_seconds', help: 'Wall time of a batch call on its target', labelNames: ['target', 'ok'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly latencySeconds = new Histogram({ name: 'agent_request_duration_seconds', help: 'Arrival to answer, per item, by target', labelNames: ['target'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly deadlines = new Counter({ name: 'agent_deadlines_total', help: 'Answered items by whether their deadline was met', labelNames: ['met'], registers: [this.registry] });
+  readonly deadlines: Counter<'met'>;
   readonly costUsd = new Counter({ name: 'agent_cost_usd_total', help: 'FC cost of the batches sent, USD (includes the estimated initializer cost of cold starts, see agent_fc_initializer_estimated_*)', labelNames: ['target'], registers: [this.registry] });
   /**
    * FC bills a new instance's initializer apart from the invocation and reports its time in no
@@ -36,6 +42,9 @@ export class AgentMetrics {
 
   constructor(source: MetricsSource, options: { defaultMetrics?: boolean } = {}) {
     const reg = [this.registry];
+    const flush = () => source.flushCounts?.();
+    this.requests = new Counter({ name: 'agent_requests_total', help: 'Requests answered, by route and outcome', labelNames: ['route', 'outcome'], registers: reg, collect: flush });
+    this.deadlines = new Counter({ name: 'agent_deadlines_total', help: 'Answered items by whether their deadline was met', labelNames: ['met'], registers: reg, collect: flush });
     new Gauge({ name: 'agent_queue_depth', help: 'Requests waiting in the virtual queue', registers: reg, collect() { this.set(source.queueDepth()); } });
     new Gauge({
       name: 'agent_target_busy',

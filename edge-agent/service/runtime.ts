@@ -231,12 +231,18 @@ export class AgentRuntime {
   private schedulePump(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    // Admissions in the same tick share one decide().
-    queueMicrotask(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
+    // Admissions in the same turn of the event loop share one decide(): every request whose
+    // bytes arrived in this poll phase is queued before the core looks at the queue (a microtask
+    // ran one decide() per request under load, each over the whole queue). The check phase
+    // follows the poll phase of the same turn, so no request waits for a later turn.
+    setImmediate(this.runPump);
   }
+
+  /** The deferred pump (bound once: no closure per schedule). */
+  private readonly runPump = (): void => {
+    this.pumpQueued = false;
+    this.pump();
+  };
 
   private pump(flush = this.draining): void {
     if (this.closed) return;
@@ -315,8 +321,13 @@ export class AgentRuntime {
       w.inFlight = true;
       w.attempts++;
     }
-    const timeoutMs = callTimeoutMs(Math.min(...batch.map((w) => w.deadlineMs)), startMs);
-    const bytes = batch.reduce((s, w) => s + w.input.bytes.length, 0);
+    let earliestMs = Infinity;
+    let bytes = 0;
+    for (const w of batch) {
+      if (w.deadlineMs < earliestMs) earliestMs = w.deadlineMs;
+      bytes += w.input.bytes.length;
+    }
+    const timeoutMs = callTimeoutMs(earliestMs, startMs);
     const backend = this.byTarget.get(target);
     this.telemetry.publish('dispatch', () => ({ target, batchSize: batch.length, bytes, atRisk, predictedMs: predictedMs === null ? null : round(predictedMs), timeoutMs: round(timeoutMs) }));
     this.telemetry.batchStarted(target, batch.length);
@@ -340,25 +351,32 @@ export class AgentRuntime {
     this.observe({ target, batchSize: batch.length, bytes, ok: true, wallMs: outcome.wallMs || now - startMs, inferMs: outcome.inferMs, transferMs: outcome.transferMs, coldStart: outcome.coldStart, costUsd: outcome.costUsd }, now);
     this.telemetry.batchSucceeded(target, (now - startMs) / 1000);
     this.telemetry.billed(target, outcome.costUsd);
-    const byId = new Map(outcome.results.map((r) => [r.id, r]));
-    const isEdge = target === 'edge';
+    // Results come back in the batch's order; match by id only when one does not (built once, then).
+    let byId: Map<string, (typeof outcome.results)[number]> | null = null;
+    // What every answer of the batch shares, computed once: the answers are serialised and
+    // dropped, never mutated, so one route object serves them all.
+    const route: InferAnswer['route'] = target === 'edge' ? { target: 'edge', batchSize: batch.length } : { target: 'fc', tier: target, batchSize: batch.length };
+    const transferMs = round(outcome.transferMs);
+    const inferMs = round(outcome.inferMs);
+    const costUsd = outcome.costUsd / batch.length;
     for (let i = 0; i < batch.length; i++) {
       const w = batch[i];
-      const r = byId.get(w.id) ?? outcome.results[i];
+      let r = outcome.results[i];
+      if (r.id !== w.id) r = (byId ??= new Map(outcome.results.map((x) => [x.id, x]))).get(w.id) ?? r;
       if (r.error) {
         this.requests.fail(w, new HttpError(422, r.error.code, `the model could not read this image: ${r.error.message}`));
         continue;
       }
-      const answer: InferAnswer = {
-        id: w.id,
-        ...(r.text !== undefined ? { text: r.text } : {}),
-        ...(r.confidence !== undefined ? { confidence: r.confidence } : {}),
-        ...(r.labels !== undefined ? { labels: r.labels } : {}),
-        route: isEdge ? { target: 'edge', batchSize: batch.length } : { target: 'fc', tier: target, batchSize: batch.length },
-        timings: { queueMs: round(startMs - w.arrivalMs), transferMs: round(outcome.transferMs), inferMs: round(outcome.inferMs), totalMs: round(now - w.arrivalMs) },
-        costUsd: outcome.costUsd / batch.length,
-        deadlineMet: now <= w.deadlineMs,
-      };
+      // Fields assigned one by one in the answer's key order (the JSON reads as before): an
+      // object spread per optional field cost more than the rest of the answer.
+      const answer: { -readonly [K in keyof InferAnswer]: InferAnswer[K] } = { id: w.id } as InferAnswer;
+      if (r.text !== undefined) answer.text = r.text;
+      if (r.confidence !== undefined) answer.confidence = r.confidence;
+      if (r.labels !== undefined) answer.labels = r.labels;
+      answer.route = route;
+      answer.timings = { queueMs: round(startMs - w.arrivalMs), transferMs, inferMs, totalMs: round(now - w.arrivalMs) };
+      answer.costUsd = costUsd;
+      answer.deadlineMet = now <= w.deadlineMs;
       this.requests.succeed(w, answer, target);
     }
     this.telemetry.publish('complete', () => ({ target, batchSize: batch.length, ok: true, durationMs: round(now - startMs), inferMs: round(outcome.inferMs), transferMs: round(outcome.transferMs), coldStart: outcome.coldStart, costUsd: outcome.costUsd }));

@@ -42,9 +42,11 @@ export class Telemetry implements SettleListener {
   private rejected = 0;
   private costUsdTotal = 0;
   private readonly routeItems: Record<string, number> = {};
-  private readonly metMet: { inc(): void };
-  private readonly metMissed: { inc(): void };
-  private readonly requestCounters = new Map<string, { inc(): void }>();
+  /** Answered items by deadline met / missed, and how many of each prom-client has been given. */
+  private missed = 0;
+  private readonly flushedDeadlines = { met: 0, missed: 0 };
+  /** Answers per (route, outcome): the count and how much of it prom-client has been given. */
+  private readonly requestCounts = new Map<string, { readonly route: string; readonly outcome: string; n: number; flushed: number }>();
   private readonly perTarget = new Map<TargetId, { batchSize: { observe(v: number): void }; latency: { observe(v: number): void }; okSeconds: { observe(v: number): void } }>();
 
   constructor(
@@ -58,11 +60,10 @@ export class Telemetry implements SettleListener {
         estimates: () => flattenNumbers(core.estimates()),
         changepoints: () => core.stats().changepoints,
         replans: () => core.stats().replans,
+        flushCounts: () => this.flushCounts(),
       },
       { defaultMetrics: options.defaultMetrics },
     );
-    this.metMet = this.metrics.deadlines.labels({ met: 'true' });
-    this.metMissed = this.metrics.deadlines.labels({ met: 'false' });
   }
 
   /** The `stats` snapshot; `inFlight` is the registry's. */
@@ -97,8 +98,8 @@ export class Telemetry implements SettleListener {
   succeeded(w: Waiter, a: InferAnswer, target: string): void {
     this.answered++;
     if (a.deadlineMet) this.met++;
+    else this.missed++;
     this.routeItems[target] = (this.routeItems[target] ?? 0) + 1;
-    (a.deadlineMet ? this.metMet : this.metMissed).inc();
     this.targetMetrics(target).latency.observe(a.timings.totalMs / 1000);
     this.count(w.route, '200');
   }
@@ -161,10 +162,22 @@ export class Telemetry implements SettleListener {
   }
 
   private count(route: string, outcome: string): void {
-    // Label children are cached: prom-client hashes the label object on every call otherwise.
     const key = `${route}\u0000${outcome}`;
-    let child = this.requestCounters.get(key);
-    if (!child) this.requestCounters.set(key, (child = this.metrics.requests.labels({ route, outcome })));
-    child.inc();
+    const c = this.requestCounts.get(key);
+    if (c) c.n++;
+    else this.requestCounts.set(key, { route, outcome, n: 1, flushed: 0 });
+  }
+
+  /** Give prom-client what was counted since the last scrape (its counters' collect hook). */
+  private flushCounts(): void {
+    for (const c of this.requestCounts.values()) {
+      if (c.n > c.flushed) this.metrics.requests.inc({ route: c.route, outcome: c.outcome }, c.n - c.flushed);
+      c.flushed = c.n;
+    }
+    const d = this.flushedDeadlines;
+    if (this.met > d.met) this.metrics.deadlines.inc({ met: 'true' }, this.met - d.met);
+    if (this.missed > d.missed) this.metrics.deadlines.inc({ met: 'false' }, this.missed - d.missed);
+    d.met = this.met;
+    d.missed = this.missed;
   }
 }
