@@ -190,6 +190,8 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
       profile,
       edgeWorkers: cfg.backends.includes('edge') || cfg.backends.includes('noop') ? cfg.edgeWorkers : 0,
       maxBatch: cfg.maxBatch,
+      // The agent's --max-batch bounds every target, the edge included.
+      edgeMaxBatch: cfg.maxBatch,
       maxQueue: cfg.maxQueue,
       // A small FC (the local one runs a few instances per tier on this machine): plan with its limits, not FC's 100.
       ...(provided?.capacity ? { tierMaxInstances: provided.capacity.tierMaxInstances, keepAliveMs: provided.capacity.keepAliveMs } : {}),
