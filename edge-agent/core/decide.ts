@@ -13,7 +13,7 @@ import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
 import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import { edgeBacklogBatches } from './edge-backlog.ts';
-import { atRiskEdgeBatch, edgeAhead, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, type EdgeView } from './edge-dispatch.ts';
+import { atRiskEdgeBatch, edgeAhead, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, rideAlong, type EdgeView } from './edge-dispatch.ts';
 import { insertSorted } from './math.ts';
 import { fastestMeanMs, isCold, soonestFinishMs, type DecideSlot } from './decide-slots.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
@@ -229,13 +229,8 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     if (edge && ev && edge.free > 0) {
       const maxN = Math.min(ev.cap, remaining);
       let n = largestEdgeBatch(ev, maxN, slack);
-      // Those it leaves behind with no home at the quantile (no free tier, nor the edge's next
-      // round) ride along while the batch's mean still meets the head: at the mean they are
-      // likely on time; left behind they wait for a round that misses, or are refused.
-      if (n >= 1 && n < maxN && !st.flush) {
-        const meanN = largestEdgeBatch(ev, maxN, slack, 0, 'mean');
-        while (n < meanN && !hasQuantileHome(st, cloud, q[i + n], uplinkAhead, ev, nowMs + edge.t.latency.predict(n, 'mean'), nowMs + edge.t.latency.predict(n, st.quantile), edgeFree, edgeFreeAtMean, nowMs)) n++;
-      }
+      // Those it leaves with no home at the quantile (no free tier, nor the edge's next round) ride along (edge-dispatch.ts).
+      if (n >= 1 && n < maxN && !st.flush) n = rideAlong(ev, n, maxN, slack, nowMs, nowMs, 0, (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree, edgeFreeAtMean, nowMs));
       if (n >= 1) {
         const waitUntil = st.flush ? null : fillWaitUntilMs(ev, n, remaining, st.plan.rateRps ?? 0, head.deadlineMs, nowMs);
         if (waitUntil !== null) {
@@ -255,18 +250,9 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     // head by then, so a second round's start cannot be known).
     if (ev && edgeFree.length > 0) {
       const ahead = edgeAhead(ev, edgeFree[0], edgeFreeAtMean[0], remaining, head.deadlineMs, nowMs);
+      // As on a free worker: those left behind with no home at the quantile ride along while the round's mean meets the head.
       if (ahead && ahead.n < Math.min(ev.cap, remaining) && !st.flush) {
-        // As on a free worker: those left behind with no home at the quantile ride along while the round's mean meets the head.
-        const startMean = edgeFreeAtMean[0];
-        const tail1 = edgeFree[0] - startMean;
-        const meanN = largestEdgeBatch(ev, Math.min(ev.cap, remaining), slack, startMean - nowMs, 'mean');
-        for (;;) {
-          if (ahead.n >= meanN) break;
-          const endMean = startMean + edge!.t.latency.predict(ahead.n, 'mean');
-          const tail2 = edge!.t.latency.predict(ahead.n, st.quantile) - edge!.t.latency.predict(ahead.n, 'mean');
-          if (hasQuantileHome(st, cloud, q[i + ahead.n], uplinkAhead, ev, endMean, endMean + Math.sqrt(tail1 * tail1 + tail2 * tail2), edgeFree.slice(1), edgeFreeAtMean.slice(1), nowMs)) break;
-          ahead.n++;
-        }
+        ahead.n = rideAlong(ev, ahead.n, Math.min(ev.cap, remaining), slack, edgeFreeAtMean[0], nowMs, edgeFree[0] - edgeFreeAtMean[0], (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree.slice(1), edgeFreeAtMean.slice(1), nowMs));
       }
       if (ahead) {
         // Asked again when the worker is free (its completion), at the latest when the head could no longer start on it.
