@@ -18,8 +18,8 @@ export interface SchedulerOptions {
    * Largest batch the edge device runs (its memory, not FC's payload, limits it). A device whose
    * fixed cost per batch dominates (ResNet-50 on a Jetson: 585 ms for 1 image, 835 ms for 32,
    * 1,340 for 64) keeps up with a higher rate only through larger batches. FC's payload limit
-   * (`maxBatch`) is no limit of the device's: by default only the deadlines bound an edge batch
-   * (the planner's largest whose latency quantile fits the tightest class). @default 4096 (no device limit)
+   * (`maxBatch`) is no limit of the device's: the planner goes past it only where a larger batch
+   * keeps up with the rate or serves more on time, within the tightest class. @default 4096 (no device limit)
    */
   readonly edgeMaxBatch?: number;
   /** Quantile deadlines are checked at. @default 'q95' */
