@@ -13,7 +13,7 @@ import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
 import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import { edgeBacklogBatches } from './edge-backlog.ts';
-import { atRiskEdgeBatch, edgeAhead, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, type EdgeView } from './edge-dispatch.ts';
+import { atRiskEdgeBatch, edgeAhead, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, rideAlong, type EdgeView } from './edge-dispatch.ts';
 import { insertSorted } from './math.ts';
 import { fastestMeanMs, isCold, soonestFinishMs, type DecideSlot } from './decide-slots.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
@@ -113,6 +113,18 @@ function fitsOn(s: Slot, n: number, bytes: number, st: DecideState, cold: boolea
   return predictOn(s, n, bytes, st, st.quantile, cold) + st.safetyMarginMs <= slackMs;
 }
 
+/**
+ * Could r still be served at the quantile if the edge batch now (its ends at the mean and the
+ * quantile) leaves it behind: on a free tier now, or on the edge's next round (the sooner of
+ * that batch's worker and the busy worker free soonest)?
+ */
+function hasQuantileHome(st: DecideState, cloud: readonly Slot[], r: QueuedRequest, uplinkAhead: number, ev: EdgeView, endMeanMs: number, endQMs: number, edgeFree: readonly number[], edgeFreeAtMean: readonly number[], nowMs: number): boolean {
+  const slack = r.deadlineMs - nowMs;
+  for (const s of cloud) if (s.free > 0 && fitsOn(s, 1, uplinkAhead + r.bytes, st, isCold(s), slack)) return true;
+  if (edgeAhead(ev, endQMs, endMeanMs, 1, r.deadlineMs, nowMs)) return true;
+  return edgeFree.length > 0 && edgeAhead(ev, edgeFree[0], edgeFreeAtMean[0], 1, r.deadlineMs, nowMs) !== null;
+}
+
 /** Record a dispatch of q[i, i+n) to `target`; returns the new head index. */
 function takeBatch(q: readonly QueuedRequest[], i: number, out: DispatchOrder[], target: Slot, n: number, atRisk: boolean, predictedMs: number): number {
   const ids: string[] = new Array(n);
@@ -133,11 +145,11 @@ function takeBatch(q: readonly QueuedRequest[], i: number, out: DispatchOrder[],
 export function decide(st: DecideState, nowMs: number): Decision {
   const edge = st.targets.find((t) => t.isEdge);
   if (edge && !st.flush) {
-    const n = Math.min(edgeCap(st.plan), st.maxBatch);
+    const n = edgeCap(st.plan);
     const b = edgeBacklogBatches({ queue: st.queue, latency: edge.latency, freeWorkers: edge.freeSlots, workers: edge.freeSlots + (edge.busy ?? 0), fullBatch: n, rateRps: st.plan.rateRps ?? 0, quantile: st.quantile, safetyMarginMs: st.safetyMarginMs, edgeTarget: edge.id }, nowMs);
     if (b.dispatch.length > 0) {
-      const ends = b.dispatch.map(() => nowMs + edge.latency.predict(n, 'q99'));
-      const meanEnds = b.dispatch.map(() => nowMs + edge.latency.predict(n, 'mean'));
+      const ends = b.dispatch.map((o) => nowMs + edge.latency.predict(o.requestIds.length, 'q99'));
+      const meanEnds = b.dispatch.map((o) => nowMs + edge.latency.predict(o.requestIds.length, 'mean'));
       const busyEdge: DecideTarget = {
         ...edge,
         freeSlots: edge.freeSlots - b.dispatch.length,
@@ -215,7 +227,10 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
 
     // 2. The edge, when a worker is free (or waiting to fill).
     if (edge && ev && edge.free > 0) {
-      const n = largestEdgeBatch(ev, Math.min(ev.cap, remaining), slack);
+      const maxN = Math.min(ev.cap, remaining);
+      let n = largestEdgeBatch(ev, maxN, slack);
+      // Those it leaves with no home at the quantile (no free tier, nor the edge's next round) ride along (edge-dispatch.ts).
+      if (n >= 1 && n < maxN && !st.flush) n = rideAlong(ev, n, maxN, slack, nowMs, nowMs, 0, (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree, edgeFreeAtMean, nowMs));
       if (n >= 1) {
         const waitUntil = st.flush ? null : fillWaitUntilMs(ev, n, remaining, st.plan.rateRps ?? 0, head.deadlineMs, nowMs);
         if (waitUntil !== null) {
@@ -235,6 +250,10 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     // head by then, so a second round's start cannot be known).
     if (ev && edgeFree.length > 0) {
       const ahead = edgeAhead(ev, edgeFree[0], edgeFreeAtMean[0], remaining, head.deadlineMs, nowMs);
+      // As on a free worker: those left behind with no home at the quantile ride along while the round's mean meets the head.
+      if (ahead && ahead.n < Math.min(ev.cap, remaining) && !st.flush) {
+        ahead.n = rideAlong(ev, ahead.n, Math.min(ev.cap, remaining), slack, edgeFreeAtMean[0], nowMs, edgeFree[0] - edgeFreeAtMean[0], (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree.slice(1), edgeFreeAtMean.slice(1), nowMs));
+      }
       if (ahead) {
         // Asked again when the worker is free (its completion), at the latest when the head could no longer start on it.
         wakeAtMs = wakeAtMs === null ? ahead.wakeAtMs : Math.min(wakeAtMs, ahead.wakeAtMs);

@@ -37,28 +37,36 @@ export interface EdgeBacklogInput {
  */
 export function edgeBacklogBatches(x: EdgeBacklogInput, nowMs: number): { dispatch: DispatchOrder[]; rest: readonly QueuedRequest[] } {
   const q = x.queue;
-  const n = x.fullBatch;
   const none = { dispatch: [], rest: q };
-  if (x.freeWorkers <= 0 || n < 2 || q.length < n) return none;
-  const fullMs = x.latency.predict(n, x.quantile);
-  if (throughputRps(x.workers, n, x.latency.predict(n, 'mean')) >= x.rateRps) return none; // it keeps up: EDF's head batches are fine
-  const need = fullMs + x.safetyMarginMs;
-  // First request a full batch started now still finishes in time for (deadlines ascend).
-  let lo = 0;
-  let hi = q.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (q[mid].deadlineMs - nowMs >= need) hi = mid;
-    else lo = mid + 1;
+  if (x.freeWorkers <= 0 || x.fullBatch < 2 || q.length < 2) return none;
+  const fits = (from: number, m: number): boolean => x.latency.predict(m, 'mean') + x.safetyMarginMs <= q[from].deadlineMs - nowMs;
+  // The batch EDF's head allows; none if it already takes all that waits or keeps up with the rate.
+  const all = Math.min(x.fullBatch, q.length);
+  // fits(from, m) holds for smaller m and, at m = everything from `from` on, for later `from` (deadlines ascend): binary searches.
+  let head = 0;
+  for (let hi = all; head < hi; ) {
+    const mid = (head + hi + 1) >>> 1;
+    if (fits(0, mid)) head = mid;
+    else hi = mid - 1;
   }
-  if (lo === 0) return none; // the head itself fills one: the ordinary rule does this
+  if (head >= all || throughputRps(x.workers, Math.max(1, head), x.latency.predict(Math.max(1, head), 'mean')) >= x.rateRps) return none;
   const taken = new Set<string>();
   const dispatch: DispatchOrder[] = [];
-  let from = lo;
-  for (let w = 0; w < x.freeWorkers && q.length - from >= n; w++, from += n) {
-    const ids = q.slice(from, from + n).map((r) => r.id);
+  let from = 0;
+  for (let w = 0; w < x.freeWorkers; w++) {
+    // First request that a batch of everything from it (up to the full batch) still meets.
+    let lo = from;
+    for (let hi = q.length; lo < hi; ) {
+      const mid = (lo + hi) >>> 1;
+      if (fits(mid, Math.min(x.fullBatch, q.length - mid))) hi = mid;
+      else lo = mid + 1;
+    }
+    const m = Math.min(x.fullBatch, q.length - lo);
+    if (lo >= q.length || m <= head) break;
+    const ids = q.slice(lo, lo + m).map((r) => r.id);
     for (const id of ids) taken.add(id);
-    dispatch.push({ target: x.edgeTarget, requestIds: ids, atRisk: false, predictedMs: fullMs });
+    dispatch.push({ target: x.edgeTarget, requestIds: ids, atRisk: false, predictedMs: x.latency.predict(m, x.quantile) });
+    from = lo + m;
   }
   if (dispatch.length === 0) return none;
   return { dispatch, rest: q.filter((r) => !taken.has(r.id)) };

@@ -86,6 +86,25 @@ export function edgeAhead(v: EdgeView, freeAtMs: number, freeAtMeanMs: number, r
 }
 
 /**
+ * Ride-along: grow an edge batch of n — started at `startMeanMs` at the mean, after `tail1Ms` of
+ * tail (the running batch's, for a round ahead) — past what the head allows at the quantile, one
+ * request at a time, while its mean still meets the head and the next request, q[k] for k = n,
+ * has no home at the quantile (`homeless`, given the batch's ends at the mean and the quantile
+ * without it): left behind it would wait for a round that misses, or be refused; in the batch it
+ * is likely on time. The added items cost the head little (k ms each against a fixed cost).
+ */
+export function rideAlong(v: EdgeView, n: number, maxN: number, slackMs: number, startMeanMs: number, nowMs: number, tail1Ms: number, homeless: (k: number, endMeanMs: number, endQMs: number) => boolean): number {
+  const meanN = largestEdgeBatch(v, maxN, slackMs, startMeanMs - nowMs, 'mean');
+  while (n < meanN) {
+    const endMean = startMeanMs + v.latency.predict(n, 'mean');
+    const tail2 = v.latency.predict(n, v.quantile) - v.latency.predict(n, 'mean');
+    if (!homeless(n, endMean, endMean + Math.sqrt(tail1Ms * tail1Ms + tail2 * tail2))) break;
+    n++;
+  }
+  return n;
+}
+
+/**
  * While the head waits for something else, a free worker serves laxer requests behind it: the
  * first j ≥ from whose deadline one item meets, with the largest run q[j, j+n) that meets q[j]'s
  * deadline (EDF: the later ones are laxer). Null when none can be served.

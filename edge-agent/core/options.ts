@@ -17,7 +17,9 @@ export interface SchedulerOptions {
   /**
    * Largest batch the edge device runs (its memory, not FC's payload, limits it). A device whose
    * fixed cost per batch dominates (ResNet-50 on a Jetson: 585 ms for 1 image, 835 ms for 32,
-   * 1,340 for 64) keeps up with a higher rate only through larger batches. @default maxBatch
+   * 1,340 for 64) keeps up with a higher rate only through larger batches. FC's payload limit
+   * (`maxBatch`) is no limit of the device's: the planner goes past it only where a larger batch
+   * keeps up with the rate or serves more on time, within the tightest class. @default 4096 (no device limit)
    */
   readonly edgeMaxBatch?: number;
   /** Quantile deadlines are checked at. @default 'q95' */
@@ -74,7 +76,7 @@ export function resolveOptions(opts: SchedulerOptions): ResolvedOptions {
     profile: opts.profile,
     edgeWorkers: checkInt('edgeWorkers', opts.edgeWorkers, 0),
     maxBatch: checkInt('maxBatch', opts.maxBatch ?? 32, 1, 4096),
-    edgeMaxBatch: checkInt('edgeMaxBatch', opts.edgeMaxBatch ?? opts.maxBatch ?? 32, 1, 4096),
+    edgeMaxBatch: checkInt('edgeMaxBatch', opts.edgeMaxBatch ?? 4096, 1, 4096),
     quantile: checkOneOf('quantile', opts.quantile ?? 'q95', ['q95', 'q99']),
     safetyMarginMs: checkNumber('safetyMarginMs', opts.safetyMarginMs ?? 10, 0),
     tickMs: checkNumber('tickMs', opts.tickMs ?? 1000, 0, Infinity, true),

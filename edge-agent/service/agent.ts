@@ -194,6 +194,8 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
       // noop stands in for the edge with the configured workers (1 unless set): it runs no model.
       edgeWorkers: cfg.backends.includes('edge') ? layout.workers : cfg.backends.includes('noop') ? Math.max(1, cfg.edgeWorkers) : 0,
       maxBatch: cfg.maxBatch,
+      // The agent's --max-batch bounds every target, the edge included.
+      edgeMaxBatch: cfg.maxBatch,
       maxQueue: cfg.maxQueue,
       // A small FC (the local one runs a few instances per tier on this machine): plan with its limits, not FC's 100.
       ...(provided?.capacity ? { tierMaxInstances: provided.capacity.tierMaxInstances, keepAliveMs: provided.capacity.keepAliveMs } : {}),
