@@ -16,7 +16,7 @@ import { loadTiers, DEFAULT_S_YAML, type Tier } from '../../shared/tiers.ts';
 import type { InferenceBackend } from '../backends/backend.ts';
 import { createFcBackend } from '../backends/fc.ts';
 import { resolveFcCredentials, type FcCredentials } from '../backends/fc-credentials.ts';
-import { chooseEdgeLayout, deviceCores, type EdgeLayout } from '../backends/edge-layout.ts';
+import { chooseEdgeLayout, deviceCores } from '../backends/edge-layout.ts';
 import { createLocalOnnxBackend, edgeSetupOf, type EdgeSetup } from '../backends/local-onnx.ts';
 import { projectCacheDir } from '../../shared/cache-dir.ts';
 import { createNoopBackend } from '../backends/noop.ts';
@@ -134,7 +134,9 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
   };
   let fcEndpoint: string | undefined;
   let edgeSetup: EdgeSetup | undefined;
-  let layout: EdgeLayout = { workers: Math.max(1, cfg.edgeWorkers), intraOpThreads: Math.max(1, cfg.intraOpThreads), reason: 'configured' };
+  const needsProvider = cfg.backends.includes('fc') && !(cfg.fcAccountId || cfg.access);
+  // An FC the agent starts itself is the local emulator, on this device's cores.
+  const layout = chooseEdgeLayout({ device: deviceCores(), fcOnDevice: needsProvider, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads });
   const cleanup = async () => {
     await Promise.allSettled(backends.map((b) => b.close()));
     await provided?.close();
@@ -143,9 +145,6 @@ export async function startAgent<F extends FcConnection = FcConnection>(cfg: Age
   try {
     // The edge's model load (and chunk calibration) and the FC provider's start (the local FC's
     // own process for `npm start`) overlap: start-up is the longer of the two, not their sum.
-    const needsProvider = cfg.backends.includes('fc') && !(cfg.fcAccountId || cfg.access);
-    // An FC the agent starts itself is the local emulator, on this device's cores.
-    layout = chooseEdgeLayout({ device: deviceCores(), fcOnDevice: needsProvider, workers: cfg.edgeWorkers, intraOpThreads: cfg.intraOpThreads });
     if (needsProvider && !options.fc) throw new ConfigError('backend fc needs a Function Compute: set FC_ACCOUNT_ID and FC_REGION with an AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET) or an access alias (--access / SEB_ACCESS); `npm start` runs the local FC in a process of its own when none is set');
     const [edgeStart, fcStart] = await Promise.allSettled([
       cfg.backends.includes('edge')

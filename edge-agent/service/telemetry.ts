@@ -42,8 +42,7 @@ export class Telemetry implements SettleListener {
   private rejected = 0;
   private costUsdTotal = 0;
   private readonly routeItems: Record<string, number> = {};
-  /** Answered items by deadline met / missed, and how many of each prom-client has been given. */
-  private missed = 0;
+  /** How many answered items met / missed their deadline prom-client has been given. */
   private readonly flushedDeadlines = { met: 0, missed: 0 };
   /** Answers per (route, outcome): the count and how much of it prom-client has been given. */
   private readonly requestCounts = new Map<string, { readonly route: string; readonly outcome: string; n: number; flushed: number }>();
@@ -98,7 +97,6 @@ export class Telemetry implements SettleListener {
   succeeded(w: Waiter, a: InferAnswer, target: string): void {
     this.answered++;
     if (a.deadlineMet) this.met++;
-    else this.missed++;
     this.routeItems[target] = (this.routeItems[target] ?? 0) + 1;
     this.targetMetrics(target).latency.observe(a.timings.totalMs / 1000);
     this.count(w.route, '200');
@@ -176,8 +174,9 @@ export class Telemetry implements SettleListener {
     }
     const d = this.flushedDeadlines;
     if (this.met > d.met) this.metrics.deadlines.inc({ met: 'true' }, this.met - d.met);
-    if (this.missed > d.missed) this.metrics.deadlines.inc({ met: 'false' }, this.missed - d.missed);
+    const missed = this.answered - this.met;
+    if (missed > d.missed) this.metrics.deadlines.inc({ met: 'false' }, missed - d.missed);
     d.met = this.met;
-    d.missed = this.missed;
+    d.missed = missed;
   }
 }
