@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import { createAdapter, DEFAULT_DECODE_LIMITS, DEFAULT_MODEL, decodeImage, getModelConfig, ItemError, resolveModelPaths, type DecodeLimits, type ItemOutput, type ModelConfigInput, type RgbImage, type SizeRule } from './models/index.ts';
 import { parseModelConfig } from './models/config.ts';
+import { readModelWithBestClassHead } from './models/onnx-head.ts';
 import type { BatchResponse, ItemResult, WireItem } from './wire/index.ts';
 
 export interface BatchInferenceOptions {
@@ -67,7 +68,9 @@ export async function createBatchInference(opts: BatchInferenceOptions = {}): Pr
   const limits: DecodeLimits = { ...DEFAULT_DECODE_LIMITS, ...opts.limits };
   if (opts.chunkSize !== undefined) checkChunkSize(opts.chunkSize);
   const adapter = await createAdapter(config);
-  const openSession = () => ort.InferenceSession.create(config.modelPath, {
+  let headed = adapter.output === 'best-class' ? readModelWithBestClassHead(config.modelPath) : undefined;
+  const head = headed?.outputs;
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads,
     // One batch at a time per session: inter-op parallelism would only fight intra-op threads.
     interOpNumThreads: 1,
@@ -80,19 +83,31 @@ export async function createBatchInference(opts: BatchInferenceOptions = {}): Pr
     // CPU arena stays on: without it the freed tensors stay with glibc anyway, fragmented (+50 MB
     // at chunks of 2, +200 MB at 16).
     enableMemPattern: false,
-  });
-  const session = await openSession();
+  };
+  const session = await (headed ? ort.InferenceSession.create(headed.bytes, sessionOptions) : ort.InferenceSession.create(config.modelPath, sessionOptions));
+  headed = undefined; // the session holds its own copy: let the model's bytes go
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
+  if (adapter.output === 'best-class') {
+    const classes = session.outputMetadata[0]?.isTensor ? session.outputMetadata[0].shape.at(-1) : undefined;
+    if (typeof classes === 'number' && classes !== adapter.classes) {
+      await session.release();
+      throw new Error(`${config.name}: the model has ${classes} classes but the adapter expects ${adapter.classes} (check the dictionary)`);
+    }
+  }
 
   /** One ONNX Runtime run over decoded images (at most one chunk). */
   async function infer(images: readonly RgbImage[]): Promise<ItemOutput[]> {
     const input = adapter.toInput(images);
-    const out = await session.run({ [inputName]: new ort.Tensor('float32', input.data, input.dims) });
-    const tensor = out[outputName];
-    const outputs = adapter.fromOutput(tensor.data as Float32Array, tensor.dims, images.length);
-    tensor.dispose?.();
-    return outputs;
+    const feeds = { [inputName]: new ort.Tensor('float32', input.data, input.dims) };
+    if (adapter.output === 'full') {
+      const tensor = (await session.run(feeds))[outputName];
+      return adapter.fromOutput(tensor.data as Float32Array, tensor.dims, images.length);
+    }
+    // Only the head's outputs are fetched: the whole class axis never leaves the session.
+    const out = await session.run(feeds, [head!.index, head!.score]);
+    const index = out[head!.index];
+    return adapter.fromBestClass(index.data as BigInt64Array, out[head!.score].data as Float32Array, index.dims, images.length);
   }
 
   let chunkSize = Infinity;

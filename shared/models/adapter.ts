@@ -9,14 +9,33 @@ import type { RgbImage, SizeRule } from './image-decode.ts';
 /** What an adapter says about one item (the caller adds `id`). */
 export type ItemOutput = Omit<ItemResult, 'id' | 'error'>;
 
-export interface ModelAdapter {
+interface AdapterBase {
   readonly name: string;
   readonly sizeRule: SizeRule;
   /** Pack decoded images (batch order) into one float32 NCHW tensor. */
   toInput(images: readonly RgbImage[]): { data: Float32Array; dims: readonly [number, number, number, number] };
-  /** One output per image, same order. */
-  fromOutput(data: Float32Array, dims: readonly number[], batchSize: number): ItemOutput[];
 }
+
+/**
+ * What the adapter reads back. `full`: the model's output tensor. `best-class`: only the best
+ * class along its last axis, computed inside the model by the head onnx-head.ts appends — for
+ * outputs whose class axis is large and of which only the maximum counts (CTC decoding).
+ */
+export type ModelAdapter = AdapterBase &
+  (
+    | {
+        readonly output: 'full';
+        /** One output per image, same order. */
+        fromOutput(data: Float32Array, dims: readonly number[], batchSize: number): ItemOutput[];
+      }
+    | {
+        readonly output: 'best-class';
+        /** How many classes the output's last axis must hold (checked at load, where the model declares it). */
+        readonly classes: number;
+        /** One output per image, same order, from the best class's index and score at each position (`dims` = the output's without its last axis). */
+        fromBestClass(index: BigInt64Array, score: Float32Array, dims: readonly number[], batchSize: number): ItemOutput[];
+      }
+  );
 
 /**
  * Write one interleaved RGB image into slot `n` of an NCHW tensor of width `tensorWidth`,

@@ -38,6 +38,8 @@ export async function createClassifierAdapter(config: ClassifierConfig): Promise
       images.forEach((img, n) => writeNchw(data, n, img, height, width, norm));
       return { data, dims: [images.length, 3, height, width] as const };
     },
+    // The top k labels with their probabilities need the whole class axis.
+    output: 'full',
     fromOutput(data: Float32Array, dims: readonly number[], batchSize: number): ItemOutput[] {
       const n = dims[0];
       const classes = dims.slice(1).reduce((a, b) => a * b, 1);

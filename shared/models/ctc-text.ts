@@ -16,27 +16,43 @@ const PADDLE_NORM = { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5
  * @returns trimmed text and the mean probability of the kept characters (0 if none)
  */
 export function ctcGreedyDecode(probs: Float32Array, steps: number, classes: number, charset: readonly string[]): { text: string; confidence: number } {
+  const best = new Int32Array(steps);
+  const bestP = new Float32Array(steps);
+  for (let t = 0; t < steps; t++) {
+    const row = t * classes;
+    let b = 0;
+    let p = probs[row];
+    for (let c = 1; c < classes; c++) {
+      if (probs[row + c] > p) {
+        p = probs[row + c];
+        b = c;
+      }
+    }
+    best[t] = b;
+    bestP[t] = p;
+  }
+  return ctcCollapse(best, bestP, charset);
+}
+
+/**
+ * The CTC collapse of a sequence's best classes (drop repeats, then blanks), as
+ * {@link ctcGreedyDecode} returns it.
+ * @param best the best class at each step (numbers or int64s, as ONNX Runtime's ArgMax gives)
+ * @param score its probability at each step
+ */
+export function ctcCollapse(best: ArrayLike<number | bigint>, score: ArrayLike<number>, charset: readonly string[]): { text: string; confidence: number } {
   let text = '';
   let sum = 0;
   let kept = 0;
   let prev = -1;
-  for (let t = 0; t < steps; t++) {
-    const row = t * classes;
-    let best = 0;
-    let bestP = probs[row];
-    for (let c = 1; c < classes; c++) {
-      const p = probs[row + c];
-      if (p > bestP) {
-        bestP = p;
-        best = c;
-      }
-    }
-    if (best !== 0 && best !== prev) {
-      text += charset[best - 1] ?? '';
-      sum += bestP;
+  for (let t = 0; t < best.length; t++) {
+    const b = Number(best[t]);
+    if (b !== 0 && b !== prev) {
+      text += charset[b - 1] ?? '';
+      sum += score[t];
       kept++;
     }
-    prev = best;
+    prev = b;
   }
   return { text: text.trim(), confidence: kept ? sum / kept : 0 };
 }
@@ -57,12 +73,13 @@ export async function createCtcTextAdapter(config: CtcTextConfig): Promise<Model
       images.forEach((img, n) => writeNchw(data, n, img, height, width, PADDLE_NORM));
       return { data, dims: [images.length, 3, height, width] as const };
     },
-    fromOutput(data: Float32Array, dims: readonly number[], batchSize: number): ItemOutput[] {
-      const [n, steps, classes] = dims;
-      if (dims.length !== 3 || n !== batchSize) throw new Error(`ctc-text: expected output [${batchSize}, T, C], got [${dims.join(', ')}]`);
-      if (classes !== charset.length + 1) throw new Error(`ctc-text: model has ${classes} classes but the dictionary gives ${charset.length + 1}`);
-      const per = steps * classes;
-      return Array.from({ length: n }, (_, i) => ctcGreedyDecode(data.subarray(i * per, (i + 1) * per), steps, classes, charset));
+    // Only each step's best class counts, of 6,625: the model finds it (onnx-head.ts).
+    output: 'best-class',
+    classes: charset.length + 1,
+    fromBestClass(index: BigInt64Array, score: Float32Array, dims: readonly number[], batchSize: number): ItemOutput[] {
+      const [n, steps] = dims;
+      if (dims.length !== 2 || n !== batchSize) throw new Error(`ctc-text: expected best classes [${batchSize}, T], got [${dims.join(', ')}]`);
+      return Array.from({ length: n }, (_, i) => ctcCollapse(index.subarray(i * steps, (i + 1) * steps), score.subarray(i * steps, (i + 1) * steps), charset));
     },
   };
 }

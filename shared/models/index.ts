@@ -7,6 +7,6 @@ export { DEFAULT_DECODE_LIMITS, ItemError, decodeImage, sniffImageType } from '.
 export type { DecodeLimits, RgbImage, SizeRule } from './image-decode.ts';
 export { writeNchw } from './adapter.ts';
 export type { ItemOutput, ModelAdapter } from './adapter.ts';
-export { createCtcTextAdapter, ctcGreedyDecode } from './ctc-text.ts';
+export { createCtcTextAdapter, ctcCollapse, ctcGreedyDecode } from './ctc-text.ts';
 export { createClassifierAdapter, toProbabilities } from './classifier.ts';
 export { createAdapter } from './create.ts';
