@@ -11,7 +11,7 @@
  * RSS is sampled every 250 ms throughout.
  *
  * Flags: --deadline-ms (1000), --capacity-s (8), --duration (30), --recovery (10), --factor (2),
- * --connections (16), --edge-workers (1), --tiers <n> (first n tiers of s.yaml, default 1: the
+ * --connections (16), --edge-workers (0: the agent's own choice), --tiers <n> (first n tiers of s.yaml, default 1: the
  * local FC runs every instance on this machine's cores, so a tier whose profile is faster than
  * the machine cannot be emulated, and under 2× load its calls run late on the shared CPU; with
  * all tiers the core then spreads the load over more tiers whose cold starts load yet more
@@ -49,7 +49,7 @@ const { values } = parseArgs({
     recovery: { type: 'string', default: '10' },
     factor: { type: 'string', default: '2' },
     connections: { type: 'string', default: '16' },
-    'edge-workers': { type: 'string', default: '1' },
+    'edge-workers': { type: 'string', default: '0' },
     tiers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '5' },
     backends: { type: 'string', default: 'edge,fc' },
@@ -237,7 +237,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     await new Promise((r) => setTimeout(r, 200));
     const rows = [summary('capacity (closed loop)', capShots, capacityS), summary(`overload ${factor}x`, over, durationS)];
     if (rec.length) rows.push(summary('recovery 0.5x', rec, recoveryS));
-    console.log(`agent: backends ${backends.join(',')}, ${edgeWorkers} edge worker(s), tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
+    console.log(`agent: backends ${backends.join(',')}, ${agent.edgeSetup ? `${agent.edgeSetup.workers} edge worker(s) × ${agent.edgeSetup.intraOpThreads} thread(s)` : 'no edge'}, tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
     console.table(rows);
     const rt = agent.runtime.planSnapshot();
     console.log(
