@@ -79,6 +79,8 @@ export interface DecideState {
   readonly backInServiceAtMs?: number;
   /** Shutdown: cloud batches leave now instead of waiting to fill (whatever can still make it). */
   readonly flush?: boolean;
+  /** Bytes of earlier cloud calls still ahead on the uplink (uplink-backlog.ts). @default 0 */
+  readonly uplinkAheadBytes?: number;
 }
 
 type Slot = DecideSlot;
@@ -184,8 +186,8 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
   let reserved = 0;
   /** Requests left in the queue for the edge: a batch filling, or what a busy worker serves once free. */
   let forEdge = 0;
-  /** Bytes of the cloud batches sent earlier in this call: they share the uplink. */
-  let uplinkAhead = 0;
+  /** Bytes ahead on the uplink: earlier calls' still on the way, then this call's cloud batches. */
+  let uplinkAhead = st.uplinkAheadBytes ?? 0;
   const ev: EdgeView | null = edge && { latency: edge.t.latency, quantile: st.quantile, marginMs: margin, cap: edgeCap(st.plan), workers: edge.t.freeSlots + (edge.t.busy ?? 0) };
   // Items per second the edge drains a backlog at: every worker on its backlog batch.
   let edgeRps = 0;

@@ -3,7 +3,7 @@ import type { QueuedRequest } from './types.ts';
 
 export class EdfQueue {
   private readonly items: QueuedRequest[] = [];
-  private readonly ids = new Set<string>();
+  private readonly ids = new Map<string, QueuedRequest>();
 
   get length(): number {
     return this.items.length;
@@ -31,11 +31,18 @@ export class EdfQueue {
     return lo;
   }
 
+  /** Bytes of the waiting requests among `ids`. */
+  bytesOf(ids: readonly string[]): number {
+    let bytes = 0;
+    for (const id of ids) bytes += Math.max(0, this.ids.get(id)?.bytes ?? 0);
+    return bytes;
+  }
+
   insert(req: QueuedRequest): void {
     const at = this.position(req.deadlineMs);
     if (at === this.items.length) this.items.push(req);
     else this.items.splice(at, 0, req);
-    this.ids.add(req.id);
+    this.ids.set(req.id, req);
   }
 
   /** Remove the requests a decision took: usually an EDF prefix, plus any laxer run the edge took behind a waiting head. */

@@ -77,6 +77,22 @@ function classTotalMs(waitMs: number, transferMs: number, inferMs: number, margi
 }
 
 /** Edge batch size and share. */
+/**
+ * The smallest batch ≤ `fits` that drains within 5 % of the most any batch ≤ `fits` drains: where
+ * the fixed cost per batch is amortised. The OCR CPU edge (2 + 15·b ms) reaches it at b = 3; a
+ * Jetson (577 + 8·b ms) only past 100, so under a burst its batches may outgrow the cloud's limit.
+ */
+function saturatingBatch(capacity: (b: number) => number, fits: number): number {
+  if (fits < 1) return 0;
+  const most = capacity(fits);
+  let b = 1;
+  while (b < fits && capacity(b) < SATURATION * most) b++;
+  return b;
+}
+
+/** A batch drains "as much as any" within this fraction of the most. */
+const SATURATION = 0.95;
+
 export function planEdge(input: PlannerInput): PlannerOutput['edge'] {
   const cap = input.edgeUtilisationCap;
   const e = input.edge;
@@ -117,7 +133,7 @@ export function planEdge(input: PlannerInput): PlannerOutput['edge'] {
   // throughput, only a longer busy worker (the OCR edge, 2 + 15·b ms: batches of up to 96 under
   // Azure ×3 bursts, 2000 ms, cost 99.37 → 98.68 % on time); a Jetson at 46 req/s keeps up only
   // from ~42 images a batch.
-  const bound = Math.max(best, bestOnTime, Math.min(fits, input.maxBatch));
+  const bound = Math.max(best, bestOnTime, Math.min(fits, input.maxBatch), saturatingBatch(capacity, fits));
   const batchSize = Math.max(1, best > 0 ? best : bound);
   // Under a backlog the edge may take more than the planned batch, up to that bound (within the
   // tightest class): a worker is then never busy longer than the tightest budget.

@@ -19,6 +19,7 @@ import { Planning } from './planning.ts';
 import { ProbePolicy } from './probe-policy.ts';
 import { ReplanPolicy } from './replan-policy.ts';
 import { TargetBook } from './target-book.ts';
+import { UplinkBacklog } from './uplink-backlog.ts';
 import { checkNumber } from './validate.ts';
 import { EDGE, type BatchObservation, type CoreEvent, type Decision, type Estimates, type Plan, type QueuedRequest, type ReplanReason, type TargetId } from './types.ts';
 
@@ -37,6 +38,7 @@ export class Scheduler implements SchedulingCore {
   private readonly replans: ReplanPolicy;
   private readonly admission: AdmissionControl;
   private readonly probePolicy: ProbePolicy;
+  private readonly uplink = new UplinkBacklog();
   private probesEnabled = false;
   private lastNowMs: number;
 
@@ -102,6 +104,7 @@ export class Scheduler implements SchedulingCore {
       pricing: o.pricing,
       ...(flush ? { flush } : {}),
       ...(this.probesEnabled ? { prewarmed: true } : {}),
+      uplinkAheadBytes: this.uplink.bytesAhead(nowMs, this.p.link),
     };
   }
 
@@ -117,6 +120,7 @@ export class Scheduler implements SchedulingCore {
     }
     for (const o of d.dispatch) {
       for (const id of o.requestIds) taken.push(id);
+      if (o.target !== EDGE) this.uplink.sent(o.target, nowMs, queue.bytesOf(o.requestIds), this.p.link);
       const cold = book.start(o.target, nowMs, o.requestIds.length);
       log.emit({ type: 'dispatch', target: o.target, batchSize: o.requestIds.length, atMs: nowMs, atRisk: o.atRisk === true, predictedMs: o.predictedMs ?? null, cold });
     }
@@ -128,6 +132,7 @@ export class Scheduler implements SchedulingCore {
       this.failed(t, 'timeout', nowMs);
     }
     const probe = this.probePolicy.orders(nowMs);
+    for (const o of probe) this.uplink.sent(o.target, nowMs, this.p.item.bytes, this.p.link);
     return probe.length ? { ...d, probe } : d;
   }
 
@@ -161,7 +166,8 @@ export class Scheduler implements SchedulingCore {
     let linkChanged = false;
     if (target !== EDGE && obs.ok && obs.bytes > 0 && obs.transferMs > 0) {
       this.probePolicy.linkObserved(nowMs);
-      linkChanged = link.observe(obs.bytes, obs.transferMs, obs.ok);
+      const ahead = this.uplink.aheadOf(target, obs.bytes, nowMs - obs.wallMs);
+      linkChanged = link.observe(ahead + obs.bytes, obs.transferMs, obs.ok);
       if (linkChanged) log.emit({ type: 'changepoint', stream: 'link', atMs: nowMs, changeAtMs: nowMs, pChange: link.snapshot().pChange });
     }
     this.replans.afterCompletion(nowMs, linkChanged);

@@ -70,6 +70,7 @@ export function drive(o: DriveOptions): DriveResult {
   const admitted = new Set<string>();
   const outcomes = new Map<string, number>();
   const replans: { reason: string; atMs: number }[] = [];
+  let uplinkFreeAtMs = -Infinity;
   const apply = (d: Decision, now: number) => {
     for (const r of d.reject) outcomes.set(r.requestId, (outcomes.get(r.requestId) ?? 0) + 1);
     for (const x of d.dispatch) {
@@ -78,7 +79,12 @@ export function drive(o: DriveOptions): DriveResult {
       const p = profile.targets[x.target];
       const inferMs = (p.aMs + p.kMs * n) * rng.lognormal(sigma);
       const bytes = n * 20000;
-      const transferMs = x.target === 'edge' ? 0 : (30 + (bytes * 8000) / bpsAt(now)) * rng.lognormal(sigma);
+      // One uplink, as in the simulator's world and the local FC: an upload goes out after those ahead of it.
+      let transferMs = 0;
+      if (x.target !== 'edge') {
+        uplinkFreeAtMs = Math.max(now, uplinkFreeAtMs) + ((bytes * 8000) / bpsAt(now)) * rng.lognormal(sigma);
+        transferMs = uplinkFreeAtMs - now + 30 * rng.lognormal(sigma);
+      }
       inflight.push({ endMs: now + inferMs + transferMs, obs: { target: x.target, batchSize: n, bytes, ok: true, wallMs: inferMs + transferMs, inferMs, transferMs, coldStart: false, costUsd: 0 } });
     }
     for (const e of s.drainEvents()) if (e.type === 'replan') replans.push({ reason: e.reason, atMs: e.atMs });
