@@ -91,6 +91,26 @@ async function settledClean(): Promise<void> {
 }
 
 /**
+ * Counts the core's `unhealthy` events for the tier while a case runs. The breaker's cool-down
+ * here (400–800 ms) is shorter than a burst: sampling the tier's state between bursts can miss it
+ * taken out and back in (the 5xx case did, once in CI).
+ */
+function watchTakenOut(): { readonly count: () => number; stop(): Promise<void> } {
+  const sub = agent.runtime.events.subscribe();
+  let n = 0;
+  const watching = (async () => {
+    for (let e = await sub.next(); e; e = await sub.next()) if (e.type === 'unhealthy' && (e.data as { target?: string }).target === TIER) n++;
+  })();
+  return {
+    count: () => n,
+    async stop() {
+      sub.close();
+      await watching;
+    },
+  };
+}
+
+/**
  * The tier serves again: bursts the edge alone cannot finish in time, until the tier has
  * answered a call of the agent's (a probe or a batch) and the agent holds it healthy. Not just
  * "the ledger shows a success": on a loaded box a call the function finished can still reach
@@ -136,27 +156,19 @@ describe('agent under faults', () => {
   });
 
   it('tier 5xx: the batch is retried elsewhere, the tier is taken out, and probed back when it heals', async () => {
-    // The breaker's cool-down (400–800 ms) is shorter than a burst: sampling the tier's state
-    // between bursts could miss it taken out and back in (it did, once in CI). Watch the core's
-    // events instead, as the hung-calls case does.
-    const sub = agent.runtime.events.subscribe();
-    let takenOut = 0;
-    const watching = (async () => {
-      for (let e = await sub.next(); e; e = await sub.next()) if (e.type === 'unhealthy' && (e.data as { target?: string }).target === TIER) takenOut++;
-    })();
+    const takenOut = watchTakenOut();
     agent.fc!.localFc.setFaults({ [TIER]: { errorRate: 1, errorMode: '5xx' } });
     try {
-      for (const end = Date.now() + 15_000; Date.now() < end && takenOut === 0; ) {
+      for (const end = Date.now() + 15_000; Date.now() < end && takenOut.count() === 0; ) {
         const answers = await burst(BURST, 700);
         for (const a of answers) expect([200, 502, 503, 504]).toContain(a.status);
         // Nothing is answered by the failing tier.
         expect(answers.filter((a) => a.target === TIER)).toEqual([]);
       }
-      expect(takenOut, 'the failing tier was marked unhealthy').toBeGreaterThan(0);
+      expect(takenOut.count(), 'the failing tier was marked unhealthy').toBeGreaterThan(0);
     } finally {
       agent.fc!.localFc.setFaults({});
-      sub.close();
-      await watching;
+      await takenOut.stop();
     }
     await tierServesAgain();
     await settledClean();
@@ -216,19 +228,13 @@ describe('agent under faults', () => {
   }, 60_000);
   // Last: hung calls keep the local FC's instances busy for the function timeout.
   it('hung calls: timeouts answer 504 once, the tier is taken out and its slots held until they must have finished', async () => {
-    // The breaker's cool-down here (400–800 ms) is shorter than a burst: watch the core's
-    // events for the tier being taken out rather than sampling its state between bursts.
-    const sub = agent.runtime.events.subscribe();
-    const takenOut: unknown[] = [];
-    const watching = (async () => {
-      for (let e = await sub.next(); e; e = await sub.next()) if (e.type === 'unhealthy' && (e.data as { target?: string }).target === TIER) takenOut.push(e.data);
-    })();
+    const takenOut = watchTakenOut();
     agent.fc!.localFc.setFaults({ [TIER]: { hangRate: 1 } });
     try {
       // Bursts until the tier is taken out (at most 20 s): a timeout trips the breaker only when
       // the call had twice its predicted time, and on a loaded box the first ones often did not;
       // the 429s of the hung instances then trip it once the held slots are back (≤ 10 s).
-      for (const end = Date.now() + 20_000; Date.now() < end && takenOut.length === 0; ) {
+      for (const end = Date.now() + 20_000; Date.now() < end && takenOut.count() === 0; ) {
         const answers = await burst(BURST, 700);
         // A hung call keeps its FC instance until the function timeout (60 s), on FC as in the
         // local FC: with both instances hung, FC answers every further call 429. A request whose
@@ -238,11 +244,10 @@ describe('agent under faults', () => {
         for (const a of answers) expect([200, 503, 504], JSON.stringify(a)).toContain(a.status);
         expect(answers.filter((a) => a.target === TIER), 'no answer comes from a hung tier').toEqual([]);
       }
-      expect(takenOut.length, 'the hung tier was marked unhealthy').toBeGreaterThan(0);
+      expect(takenOut.count(), 'the hung tier was marked unhealthy').toBeGreaterThan(0);
     } finally {
       agent.fc!.localFc.setFaults({});
-      sub.close();
-      await watching;
+      await takenOut.stop();
     }
     await settledClean();
   });

@@ -76,7 +76,6 @@ function classTotalMs(waitMs: number, transferMs: number, inferMs: number, margi
   return waitMs + transferMs + inferMs + marginMs;
 }
 
-/** Edge batch size and share. */
 /**
  * The smallest batch ≤ `fits` that drains within 5 % of the most any batch ≤ `fits` drains: where
  * the fixed cost per batch is amortised. The OCR CPU edge (2 + 15·b ms) reaches it at b = 3; a
@@ -93,6 +92,7 @@ function saturatingBatch(capacity: (b: number) => number, fits: number): number 
 /** A batch drains "as much as any" within this fraction of the most. */
 const SATURATION = 0.95;
 
+/** Edge batch size and share. */
 export function planEdge(input: PlannerInput): PlannerOutput['edge'] {
   const cap = input.edgeUtilisationCap;
   const e = input.edge;
