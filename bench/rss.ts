@@ -115,7 +115,7 @@ export function startCommand(script: string): { env: Record<string, string>; arg
   return { env, args: words };
 }
 
-function launchCommand(launch: AgentLaunch): { env: Record<string, string>; args: string[] } {
+export function launchCommand(launch: AgentLaunch): { env: Record<string, string>; args: string[] } {
   if (launch === 'tsx') return { env: {}, args: ['--import', 'tsx', 'edge-agent/main.ts'] };
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
   return startCommand(pkg.scripts.start);

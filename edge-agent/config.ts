@@ -104,7 +104,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxDeadlineMs', flag: 'max-deadline-ms', env: 'AGENT_MAX_DEADLINE_MS', default: 60_000, help: 'largest deadline budget a request may ask for' },
   { key: 'edgeWorkers', flag: 'edge-workers', env: 'AGENT_EDGE_WORKERS', default: 0, help: 'ONNX worker threads on the device, i.e. batches run at once on the edge (0 = one per core the edge may use: the cores available, cgroup quota included, less one when the local FC runs on this device)' },
   { key: 'intraOpThreads', flag: 'intra-op-threads', env: 'AGENT_INTRA_OP_THREADS', default: 0, help: 'ONNX Runtime intra-op threads per edge worker (0 = 1; with workers left to choose, as many as fill the cores)' },
-  { key: 'edgeChunkSize', flag: 'edge-chunk-size', env: 'AGENT_EDGE_CHUNK_SIZE', default: 0, help: 'most images per ONNX Runtime run on the edge; bigger batches run in chunks (0 = measure at start-up, ≈ 1 s, once per model, CPU and layout: kept in node_modules/.cache/seb-calibration)' },
+  { key: 'edgeChunkSize', flag: 'edge-chunk-size', env: 'AGENT_EDGE_CHUNK_SIZE', default: 0, help: 'most images per ONNX Runtime run on the edge; bigger batches run in chunks (0 = measure at start-up, ≈ 0.4 s, once per model, CPU and layout: kept in node_modules/.cache/seb-calibration)' },
   { key: 'maxBatch', flag: 'max-batch', env: 'AGENT_MAX_BATCH', default: 16, help: 'largest batch sent to any target' },
   { key: 'model', flag: 'model', env: 'SEB_MODEL', default: 'ocr-rec', help: 'model name (ocr-rec = PP-OCRv4 text-line recognition)' },
   { key: 'backends', flag: 'backends', env: 'AGENT_BACKENDS', default: 'edge,fc', help: 'backends to run, comma-separated: edge, fc, noop (noop replaces edge)' },

@@ -1,5 +1,5 @@
 /**
- * The edge's chunk calibration, kept between starts: measuring it takes ≈ 1 s of every start-up
+ * The edge's chunk calibration, kept between starts: measuring it takes ≈ 0.4 s of every start-up (up to ≈ 1 s where larger batches keep paying)
  * and leaves each worker's ONNX Runtime arena as large as the biggest batch it tried (≈ 30 MB
  * more resident memory per worker than the chosen chunk needs). The result depends only on the
  * model file, the runtime, the CPU and how many workers × threads share it, so it is measured
