@@ -2,7 +2,8 @@
  * The dispatch decision, pure: queue + targets + plan + `nowMs` in, orders out. Nothing here
  * reads a clock or mutates its input. Earliest deadline first; for the most urgent request h:
  * under a backlog the edge's full batches first (edge-backlog.ts); then
- * reject if even the fastest target's mean misses; a free edge worker (or one waiting to fill);
+ * reject if even the fastest target's mean misses; a free edge worker (or one waiting to fill,
+ * its batch grown by chance behind a tight head);
  * a busy edge worker that still makes it once free (the edge ahead); the cloud batch on the
  * plan's tier or the cheapest that meets h, sent when full, on overflow or at its send-by time;
  * else h at risk on the fastest target. The edge's own rules are in edge-dispatch.ts; all of
@@ -13,7 +14,7 @@ import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
 import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import { edgeBacklogBatches } from './edge-backlog.ts';
-import { atRiskEdgeBatch, edgeAhead, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, rideAlong, type EdgeView } from './edge-dispatch.ts';
+import { atRiskEdgeBatch, chanceBatch, edgeAhead, LOOK_AHEAD, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, rideAlong, type EdgeView } from './edge-dispatch.ts';
 import { insertSorted } from './math.ts';
 import { fastestMeanMs, isCold, soonestFinishMs, type DecideSlot } from './decide-slots.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
@@ -127,6 +128,35 @@ function hasQuantileHome(st: DecideState, cloud: readonly Slot[], r: QueuedReque
   return edgeFree.length > 0 && edgeAhead(ev, edgeFree[0], edgeFreeAtMean[0], 1, r.deadlineMs, nowMs) !== null;
 }
 
+/**
+ * How many of q[from, …) the tiers would serve on time at the quantile, each alone on the
+ * fastest free tier, uploaded one after another on the shared uplink (at most LOOK_AHEAD looked at).
+ */
+function cloudServes(st: DecideState, cloud: readonly Slot[], q: readonly QueuedRequest[], from: number, uplinkAhead: number, nowMs: number): number {
+  let best: Slot | null = null;
+  let bestMs = Infinity;
+  for (const s of cloud) {
+    if (s.free <= 0) continue;
+    const ms = s.t.latency.predict(1, st.quantile) + (isCold(s) ? s.t.latency.coldStartMs : 0);
+    if (ms < bestMs) {
+      best = s;
+      bestMs = ms;
+    }
+  }
+  if (!best) return 0;
+  let ahead = uplinkAhead;
+  let served = 0;
+  const end = Math.min(q.length, from + LOOK_AHEAD, from + best.free);
+  for (let k = from; k < end; k++) {
+    const r = q[k];
+    if (st.link.transferMs(ahead + r.bytes, st.quantile) + bestMs + st.safetyMarginMs <= r.deadlineMs - nowMs) {
+      ahead += r.bytes;
+      served++;
+    }
+  }
+  return served;
+}
+
 /** Record a dispatch of q[i, i+n) to `target`; returns the new head index. */
 function takeBatch(q: readonly QueuedRequest[], i: number, out: DispatchOrder[], target: Slot, n: number, atRisk: boolean, predictedMs: number): number {
   const ids: string[] = new Array(n);
@@ -233,6 +263,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
       let n = largestEdgeBatch(ev, maxN, slack);
       // Those it leaves with no home at the quantile (no free tier, nor the edge's next round) ride along (edge-dispatch.ts).
       if (n >= 1 && n < maxN && !st.flush) n = rideAlong(ev, n, maxN, slack, nowMs, nowMs, 0, (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree, edgeFreeAtMean, nowMs));
+      if (n >= 1 && n < maxN && !st.flush) n = chanceBatch(ev, n, remaining, nowMs, 0, (k) => q[i + k].deadlineMs, (k) => cloudServes(st, cloud, q, i + k, uplinkAhead, nowMs));
       if (n >= 1) {
         const waitUntil = st.flush ? null : fillWaitUntilMs(ev, n, remaining, st.plan.rateRps ?? 0, head.deadlineMs, nowMs);
         if (waitUntil !== null) {
@@ -256,6 +287,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
       if (ahead && ahead.n < Math.min(ev.cap, remaining) && !st.flush) {
         ahead.n = rideAlong(ev, ahead.n, Math.min(ev.cap, remaining), slack, edgeFreeAtMean[0], nowMs, edgeFree[0] - edgeFreeAtMean[0], (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree.slice(1), edgeFreeAtMean.slice(1), nowMs));
       }
+      if (ahead && ahead.n < Math.min(ev.cap, remaining) && !st.flush) ahead.n = chanceBatch(ev, ahead.n, remaining, edgeFreeAtMean[0], edgeFree[0] - edgeFreeAtMean[0], (k) => q[i + k].deadlineMs, (k) => cloudServes(st, cloud, q, i + k, uplinkAhead, nowMs));
       if (ahead) {
         // Asked again when the worker is free (its completion), at the latest when the head could no longer start on it.
         wakeAtMs = wakeAtMs === null ? ahead.wakeAtMs : Math.min(wakeAtMs, ahead.wakeAtMs);

@@ -5,6 +5,7 @@
  * else. decide.ts applies them in EDF order; the backlog rule is in edge-backlog.ts. Why each
  * rule is as it is: core/README.md ("Decision").
  */
+import { normalCdf, Z_OF } from './math.ts';
 import { throughputRps, type LatencyPredictor } from './predictors.ts';
 import type { QueuedRequest } from './types.ts';
 
@@ -102,6 +103,61 @@ export function rideAlong(v: EdgeView, n: number, maxN: number, slackMs: number,
     n++;
   }
   return n;
+}
+
+/** The most one more item may add to a batch, as a share of a batch of one, for {@link chanceBatch} to apply. */
+const FIXED_COST_SHARE = 0.05;
+/** How many requests past the next round {@link chanceBatch} and the tiers' count look at (bounds decide()'s time). */
+export const LOOK_AHEAD = 256;
+
+/**
+ * A backlog behind a tight head: the batch of N ≥ n (n: what the rules above give, sized to the
+ * head) with the most requests on time in expectation — this batch's members; the next round's,
+ * sized (as the edge ahead does) to the first left behind; each finish normal about its mean end
+ * with the quantile's tail (independent tails add in quadrature); then whichever serves more of
+ * the rest: later edge rounds at the edge's backlog pace, or the tiers (`cloudServes(k)`: how
+ * many of q[k, remaining) they would serve on time, uploaded one after another). On an edge whose
+ * fixed cost dominates (a Jetson, 577 + 8·b ms) one more request costs each member 8 ms, so a
+ * burst is better served in one large batch, even when the head then misses, than in head-sized
+ * rounds of ~11 while dozens behind are refused (Azure × HSDPA car 2, 2000 ms: 151 refused where
+ * edge-only, taking all, refused none). `startMeanMs` / `tail1Ms`: when the batch starts, at the
+ * mean, and the running batch's tail for a round ahead (0 on a free worker); `deadlineMs(k)`: q[k]'s.
+ */
+export function chanceBatch(v: EdgeView, n: number, remaining: number, startMeanMs: number, tail1Ms: number, deadlineMs: (k: number) => number, cloudServes: (from: number) => number = () => 0): number {
+  const maxN = Math.min(v.cap, remaining);
+  // Only where one more item costs the batch little against its fixed cost: elsewhere (the OCR
+  // CPU edge, 2 + 15·b ms) a larger batch delays every member by a whole item's time.
+  const one = v.latency.predict(1, 'mean');
+  if (n >= maxN || v.latency.predict(2, 'mean') - one > FIXED_COST_SHARE * one) return n;
+  const z = Z_OF[v.quantile];
+  const tail = (m: number): number => v.latency.predict(m, v.quantile) - v.latency.predict(m, 'mean');
+  const onTime = (j: number, endMs: number, tailMs: number): number => normalCdf(((deadlineMs(j) - endMs) * z) / Math.max(1e-3, tailMs));
+  // Per item at the backlog pace: every worker on a full batch.
+  const paceMs = v.latency.predict(v.cap, 'mean') / v.cap / Math.max(1, v.workers);
+  let best = n;
+  let bestE = -Infinity;
+  for (let N = n; N <= maxN; N++) {
+    const end1 = startMeanMs + v.latency.predict(N, 'mean');
+    const t1 = Math.sqrt(tail1Ms * tail1Ms + tail(N) ** 2);
+    let e = 0;
+    for (let j = 0; j < N; j++) e += onTime(j, end1, t1);
+    // The next round: as many as still meet its first member, q[N], at the quantile (one while its mean fits).
+    const left = Math.min(v.cap, remaining - N);
+    let m = 0;
+    while (m < left && end1 + v.latency.predict(m + 1, 'mean') + Math.sqrt(t1 * t1 + tail(m + 1) ** 2) + v.marginMs <= deadlineMs(N)) m++;
+    if (m === 0 && left > 0 && end1 + one <= deadlineMs(N)) m = 1;
+    const end2 = m > 0 ? end1 + v.latency.predict(m, 'mean') : end1;
+    const t2 = Math.sqrt(t1 * t1 + tail(m) ** 2);
+    for (let j = N; j < N + m; j++) e += onTime(j, end2, t2);
+    let later = 0;
+    for (let j = N + m, end = Math.min(remaining, N + m + LOOK_AHEAD); j < end; j++) if (end2 + one + (j - N - m) * paceMs + v.marginMs <= deadlineMs(j)) later++;
+    e += Math.max(later, cloudServes(N + m));
+    if (e > bestE + 1e-9) {
+      bestE = e;
+      best = N;
+    }
+  }
+  return best;
 }
 
 /**

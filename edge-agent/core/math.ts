@@ -41,3 +41,15 @@ export function insertSorted(xs: number[], x: number): void {
   }
   xs[k] = x;
 }
+
+/**
+ * Standard normal CDF Φ(x), by the logistic approximation 1 / (1 + e^(−1.702·x)) (absolute
+ * error < 0.0095; Bowling et al., "A logistic approximation to the cumulative normal
+ * distribution", 2009): enough for weighing chances, one exp.
+ */
+export function normalCdf(x: number): number {
+  return 1 / (1 + Math.exp(-1.702 * x));
+}
+
+/** z of the quantile names the core predicts at (one-sided). */
+export const Z_OF: Readonly<Record<'q95' | 'q99', number>> = { q95: 1.645, q99: 2.326 };
