@@ -22,6 +22,9 @@
  * start` runs it; in-process: inside the agent's process, as the tests run it),
  * --backends <list> (edge,fc), --edge-baseline (true: the same phases again with `--backends
  * edge`, each configuration with its own capacity measured in this run; `--no-edge-baseline` skips it).
+ * --client process|in-process (process: the load runs in a client process of its own,
+ * bench/load-client.ts, at `--client-nice` (0); in-process: in the agent's process, as before
+ * 2026-12-02: the client's work, about the server's per request, then ran on the agent's event loop).
  *
  * At the end, one row per configuration side by side: capacity, overload goodput ÷ capacity,
  * the share of refusals that were early 503s with Retry-After (rather than 504s), late answers
@@ -40,6 +43,9 @@ import { embeddedLocalFc, localFcProcess } from '../edge-agent/dev/embedded-loca
 import { quantile } from '../shared/stats.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
 import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
+import { runLoad, type LoadJob, type Shot } from './load-client.ts';
+
+const CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
 
 const { values } = parseArgs({
   options: {
@@ -57,6 +63,8 @@ const { values } = parseArgs({
     'edge-baseline': { type: 'boolean', default: true },
     'local-fc': { type: 'string', default: 'process' },
     'no-edge-baseline': { type: 'boolean', default: false },
+    client: { type: 'string', default: 'process' },
+    'client-nice': { type: 'string', default: '0' },
   },
 });
 const num = (k: keyof typeof values, min: number): number => {
@@ -75,17 +83,10 @@ const edgeWorkers = num('edge-workers', 0); // 0: the agent's own choice (edge-l
 if (values['local-fc'] !== 'process' && values['local-fc'] !== 'in-process') throw new RangeError(`Expected \`--local-fc\` to be process or in-process, got \`${values['local-fc']}\``);
 const inProcessFc = values['local-fc'] === 'in-process';
 const warmupS = num('warmup', 0);
-
-interface Shot {
-  sentMs: number;
-  status: number; // 0 = no answer (lost / network error)
-  latencyMs: number;
-  retryAfter: boolean;
-  deadlineMet: boolean;
-  batchSize?: number;
-  target?: string;
-  code?: string;
-}
+if (values.client !== 'process' && values.client !== 'in-process') throw new RangeError(`Expected \`--client\` to be process or in-process, got \`${values.client}\``);
+const clientMode = values.client;
+const clientNice = Number(values['client-nice']);
+if (!Number.isInteger(clientNice) || clientNice < 0 || clientNice > 19) throw new RangeError(`Expected \`--client-nice\` to be an integer 0–19, got \`${values['client-nice']}\``);
 
 let sYaml: string | undefined;
 if (values.tiers !== undefined) {
@@ -108,57 +109,20 @@ process.on('unhandledRejection', () => void unhandled++);
 const rss: number[] = [];
 const rssTimer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
 
-let seq = 0;
-async function shot(): Promise<Shot> {
-  const sentMs = performance.now();
-  const body = images[seq++ % images.length];
-  try {
-    const r = await fetch(`${agent.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'image/png', 'x-deadline-ms': String(deadlineMs) }, body });
-    const j = (await r.json()) as { deadlineMet?: boolean; route?: { batchSize: number; target: string; tier?: string }; error?: { code?: string; message?: string } };
-    if (r.status !== 200 && process.env.BENCH_VERBOSE && Math.random() < 0.05) console.error(r.status, JSON.stringify(j.error));
-    const latencyMs = performance.now() - sentMs;
-    return {
-      sentMs,
-      status: r.status,
-      latencyMs,
-      retryAfter: r.headers.has('retry-after'),
-      deadlineMet: r.status === 200 && latencyMs <= deadlineMs,
-      ...(j.error?.code ? { code: j.error.code } : {}),
-      ...(j.route ? { batchSize: j.route.batchSize, target: j.route.tier ?? j.route.target } : {}),
-    };
-  } catch {
-    return { sentMs, status: 0, latencyMs: performance.now() - sentMs, retryAfter: false, deadlineMet: false };
-  }
+/** One phase's load: in this process, or in a client process of its own (`--client`). */
+async function load(job: Omit<LoadJob, 'url' | 'deadlineMs' | 'images'>): Promise<Shot[]> {
+  const full: LoadJob = { ...job, url: agent.url, deadlineMs, images };
+  if (clientMode === 'in-process') return runLoad(full);
+  const child = spawn('nice', ['-n', String(clientNice), process.execPath, ...process.execArgv, CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stdin.end(JSON.stringify({ ...full, images: images.map((b) => Buffer.from(b).toString('base64')) }));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  if (code !== 0) throw new Error(`the load client exited with code ${code}`);
+  return JSON.parse(out) as Shot[];
 }
-
-async function closedLoop(seconds: number): Promise<Shot[]> {
-  const out: Shot[] = [];
-  const until = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < until) {
-        const s = await shot();
-        out.push(s);
-        // A shed request: honour a short back-off so the closed loop does not spin on 503s.
-        if (s.status !== 200) await new Promise((r) => setTimeout(r, 20));
-      }
-    }),
-  );
-  return out;
-}
-
-async function openLoop(rps: number, seconds: number): Promise<Shot[]> {
-  const pending: Promise<Shot>[] = [];
-  const t0 = performance.now();
-  const n = Math.round(rps * seconds);
-  for (let i = 0; i < n; i++) {
-    const at = t0 + (i * 1000) / rps;
-    const wait = at - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(shot());
-  }
-  return Promise.all(pending);
-}
+const closedLoop = (seconds: number) => load({ mode: 'closed', connections, seconds });
+const openLoop = (rps: number, seconds: number) => load({ mode: 'open', rps, seconds });
 
 function summary(name: string, shots: Shot[], seconds: number) {
   const ok = shots.filter((s) => s.status === 200);
