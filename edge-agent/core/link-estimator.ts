@@ -48,7 +48,7 @@ const HISTORY = 128;
 /** A call under this fraction of the predicted mean counts toward a stale-pessimism streak. */
 const FAST_FRACTION = 0.5;
 /** Consecutive such calls that start a new regime. */
-const FAST_STREAK = 3;
+const FAST_STREAK = 2;
 
 /**
  * Online link estimator.

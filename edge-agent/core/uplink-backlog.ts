@@ -28,23 +28,32 @@ const KEEP_MS = 2 * 60_000;
 const MAX_SENDS = 4096;
 
 export class UplinkBacklog {
-  /** When the link has sent everything given to it so far, ms. */
-  private freeAtMs = -Infinity;
+  /**
+   * Bytes given to the link and not yet sent, as of `atMs`; they drain at the link estimate's
+   * bandwidth of the moment. Kept in bytes, not as the time the link is free: that time, taken at
+   * an outage's 0.1 Mbit/s estimate and read back at the 36 Mbit/s one that followed, became a
+   * megabyte "ahead" of a 20 kB call, and the link fit learnt 2,856 Mbit/s from it.
+   */
+  private aheadBytes = 0;
+  private atMs = -Infinity;
   private readonly sends: Sent[] = [];
 
   /** Bytes still ahead of a new upload at `nowMs`. */
   bytesAhead(nowMs: number, link: LinkEstimator): number {
-    const ms = this.freeAtMs - nowMs;
     const bps = link.bandwidthBps;
-    return ms > 0 && Number.isFinite(bps) ? (ms * bps) / 8000 : 0;
+    if (!(this.aheadBytes > 0) || !(bps > 0)) return 0;
+    if (!Number.isFinite(bps)) return 0;
+    return Math.max(0, this.aheadBytes - ((nowMs - this.atMs) * bps) / 8000);
   }
 
   /** An upload of `bytes` to `target` leaves at `nowMs`: it goes out after those ahead. */
   sent(target: TargetId, nowMs: number, bytes: number, link: LinkEstimator): void {
     const bps = link.bandwidthBps;
     if (!(bytes > 0) || !(bps > 0) || !Number.isFinite(bps)) return;
-    this.sends.push({ target, atMs: nowMs, bytes, aheadBytes: this.bytesAhead(nowMs, link) });
-    this.freeAtMs = Math.max(nowMs, this.freeAtMs) + (bytes * 8000) / bps;
+    const ahead = this.bytesAhead(nowMs, link);
+    this.sends.push({ target, atMs: nowMs, bytes, aheadBytes: ahead });
+    this.aheadBytes = ahead + bytes;
+    this.atMs = Math.max(nowMs, this.atMs);
     while (this.sends.length > MAX_SENDS || (this.sends.length > 0 && this.sends[0].atMs < nowMs - KEEP_MS)) this.sends.shift();
   }
 

@@ -7,7 +7,7 @@ import { LinkEstimator, ResidualWindow, Scheduler } from '../../edge-agent/core/
 import { drive, testProfile, testTiers } from './drive.ts';
 
 describe('link estimate after an outage', () => {
-  it('three probes much faster than predicted start a new regime: the estimate is usable again at once', () => {
+  it('two probes in a row much faster than predicted start a new regime: the estimate is usable again at once', () => {
     const link = new LinkEstimator({ rttMs: 30, bandwidthBps: 20e6 });
     // Normal traffic: 120 KB batches at ~20 Mbit/s.
     for (let i = 0; i < 40; i++) link.observe(120_000, 30 + 48 + (i % 3));
@@ -15,9 +15,11 @@ describe('link estimate after an outage', () => {
     for (let i = 0; i < 12; i++) link.observe(120_000 + (i % 2) * 20_000, 3000 + 400 * (i % 4));
     expect(link.transferMs(20_000, 'q95')).toBeGreaterThan(500);
     // The link is back; only sparse one-item probes measure it.
-    const probes = [45, 52, 44];
+    // Two, not three: probes come every 2 s, and each one more kept the cloud out that long
+    // (Azure × LTE car 4, ResNet-50 Jetson, 500 ms: 91.92 → 92.70 % on time).
+    const probes = [45, 52];
     const changed = probes.map((ms) => link.observe(20_000, ms));
-    expect(changed).toEqual([false, false, true]);
+    expect(changed).toEqual([false, true]);
     expect(link.transferMs(20_000, 'q95')).toBeLessThan(120);
   });
 });

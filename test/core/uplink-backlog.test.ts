@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { FC3_PRICING } from '../../shared/pricing.ts';
 import { decide, fixedLink, linePredictor, Scheduler, type DecideState } from '../../edge-agent/core/index.ts';
+import { LinkEstimator } from '../../edge-agent/core/link-estimator.ts';
+import { UplinkBacklog } from '../../edge-agent/core/uplink-backlog.ts';
 import { drive, testProfile, testTiers } from './drive.ts';
 
 const ITEM = 20_000;
@@ -50,5 +52,21 @@ describe('uplink backlog', () => {
     const bps = r.scheduler.estimates().link.bandwidthBps;
     expect(bps).toBeGreaterThan(3.4e6);
     expect(bps).toBeLessThan(4.8e6);
+  });
+});
+
+describe('the backlog when the link estimate changes', () => {
+  it('is kept in bytes: a jump in the estimate drains it faster, never turns it into more bytes than were sent', () => {
+    const slow = new LinkEstimator({ rttMs: 30, bandwidthBps: 0.1e6 }); // an outage's estimate
+    const fast = new LinkEstimator({ rttMs: 30, bandwidthBps: 36e6 }); // the one after it
+    const backlog = new UplinkBacklog();
+    for (let i = 0; i < 5; i++) backlog.sent('t0', 0, ITEM, slow);
+    // At 0.1 Mbit/s the 100 kB take 8 s; 1 s on, 87.5 kB are still ahead.
+    expect(backlog.bytesAhead(1000, slow)).toBeCloseTo(5 * ITEM - 12_500, 6);
+    // At 36 Mbit/s they were gone 22 ms after that (as the time the link is free, read at the new
+    // bandwidth, they were 31.5 MB).
+    expect(backlog.bytesAhead(1000, fast)).toBe(0);
+    // What each send waited behind is what was ahead when it left.
+    expect([0, 1, 2, 3, 4].map(() => backlog.aheadOf('t0', ITEM, 0))).toEqual([0, ITEM, 2 * ITEM, 3 * ITEM, 4 * ITEM]);
   });
 });
