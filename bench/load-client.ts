@@ -3,11 +3,11 @@
  * next request when the previous one is answered) or an open loop (requests leave on schedule
  * at `rps` whether or not earlier ones were answered), every answer recorded as a {@link Shot}.
  *
- * Imported, it runs in the caller's process. Run as a script it is the bench's client process
- * (`--client process`, the default): it reads one {@link LoadJob} as JSON on stdin and prints its
- * shots as JSON on stdout — so the client's own work (an HTTP client costs about as much per
- * request as the server it loads, and at 3× it sends 3× as many) does not run on the agent's
- * event loop, as it would for clients on other machines.
+ * Imported, it runs in the caller's process (the bench's default: on the agent's event loop).
+ * Run as a script it is the bench's client process (`--client process`): it reads one
+ * {@link LoadJob} as JSON on stdin and prints its shots as JSON on stdout, so the client's own
+ * work (about the server's per request, 3× as much at 3× load) leaves the agent's event loop —
+ * and competes with the edge worker and the local FC instead (bench/overload.ts has figures).
  */
 import { fileURLToPath } from 'node:url';
 

@@ -22,13 +22,18 @@
  * start` runs it; in-process: inside the agent's process, as the tests run it),
  * --backends <list> (edge,fc), --edge-baseline (true: the same phases again with `--backends
  * edge`, each configuration with its own capacity measured in this run; `--no-edge-baseline` skips it).
- * --client process|in-process (process: the load runs in a client process of its own,
- * bench/load-client.ts, at `--client-nice` (0); in-process: in the agent's process, as before
- * 2026-12-02: the client's work, about the server's per request, then ran on the agent's event loop).
+ * --client in-process|process (in-process, the default, as every figure in the README was
+ * measured: the load runs on the agent's event loop; process: in a client process of its own,
+ * bench/load-client.ts, at `--client-nice` (0). Neither is a remote client: on 2 cores the
+ * client's CPU, about the server's per request, comes out of the agent's loop in one case and
+ * out of the edge worker's and the local FC's share in the other. 2026-12-02, two runs each:
+ * edge + FC 0.92 / 0.65 in-process, 0.56 / 0.35 in a process; edge alone 0.82 / 1.16 and 0.83 / 0.79).
  *
  * At the end, one row per configuration side by side: capacity, overload goodput ÷ capacity,
  * the share of refusals that were early 503s with Retry-After (rather than 504s), late answers
- * (a 504 or a 200 after the deadline) and requests with no answer at all.
+ * (a 504 or a 200 after the deadline), requests with no answer at all, and the edge workers' busy
+ * share under overload (their batches' time ÷ wall time × workers, from the agent's metrics; each
+ * phase's row has it too).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +68,7 @@ const { values } = parseArgs({
     'edge-baseline': { type: 'boolean', default: true },
     'local-fc': { type: 'string', default: 'process' },
     'no-edge-baseline': { type: 'boolean', default: false },
-    client: { type: 'string', default: 'process' },
+    client: { type: 'string', default: 'in-process' },
     'client-nice': { type: 'string', default: '0' },
   },
 });
@@ -157,6 +162,14 @@ function summary(name: string, shots: Shot[], seconds: number) {
   };
 }
 
+/** Ms the edge's batches have taken so far (ok and failed), from the agent's Prometheus histogram. */
+async function edgeBusyMs(): Promise<number> {
+  const text = await (await fetch(`${agent.url}/metrics`)).text();
+  let s = 0;
+  for (const m of text.matchAll(/^agent_batch_duration_seconds_sum\{target="edge",[^}]*\} (\S+)$/gm)) s += Number(m[1]);
+  return s * 1000;
+}
+
 /** The three figures the overload goal is stated in, for one configuration. */
 interface SideBySide {
   backends: string;
@@ -168,9 +181,11 @@ interface SideBySide {
   late504: number;
   late200: number;
   noAnswer: number;
+  /** The edge workers' busy share under overload (1 = always running a batch). */
+  edgeBusy: number;
 }
 
-function sideBySide(backends: string, capacityRps: number, over: Shot[]): SideBySide {
+function sideBySide(backends: string, capacityRps: number, over: Shot[], edgeBusy: number): SideBySide {
   const refused = over.filter((s) => s.status !== 200);
   const early503 = refused.filter((s) => s.status === 503 && s.retryAfter).length;
   const goodput = over.filter((s) => s.deadlineMet).length / durationS;
@@ -184,6 +199,7 @@ function sideBySide(backends: string, capacityRps: number, over: Shot[]): SideBy
     late504: refused.filter((s) => s.status === 504 && s.latencyMs >= deadlineMs).length,
     late200: over.filter((s) => s.status === 200 && !s.deadlineMet).length,
     noAnswer: over.filter((s) => s.status === 0).length,
+    edgeBusy,
   };
 }
 
@@ -192,15 +208,24 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
   rss.length = 0;
   try {
     if (warmupS > 0) await closedLoop(warmupS);
+    const m0 = await edgeBusyMs();
     const capShots = await closedLoop(capacityS);
+    const m1 = await edgeBusyMs();
     const capacityRps = Math.max(1, capShots.filter((s) => s.deadlineMet).length / capacityS);
     const rss0 = process.memoryUsage().rss;
+    const m2 = await edgeBusyMs();
     const over = await openLoop(factor * capacityRps, durationS);
+    const m3 = await edgeBusyMs();
     const rssOver = Math.max(...rss);
+    const m4 = await edgeBusyMs();
     const rec = recoveryS > 0 ? await openLoop(capacityRps / 2, recoveryS) : [];
+    const m5 = await edgeBusyMs();
     await new Promise((r) => setTimeout(r, 200));
-    const rows = [summary('capacity (closed loop)', capShots, capacityS), summary(`overload ${factor}x`, over, durationS)];
-    if (rec.length) rows.push(summary('recovery 0.5x', rec, recoveryS));
+    // The edge workers' busy share in each phase (batch time ÷ wall time × workers), from the agent's own metrics.
+    const workers = agent.edgeSetup?.workers ?? 0;
+    const busy = (a: number, b: number, seconds: number) => (workers > 0 ? +((b - a) / (seconds * 1000 * workers)).toFixed(3) : NaN);
+    const rows = [{ ...summary('capacity (closed loop)', capShots, capacityS), edgeBusy: busy(m0, m1, capacityS) }, { ...summary(`overload ${factor}x`, over, durationS), edgeBusy: busy(m2, m3, durationS) }];
+    if (rec.length) rows.push({ ...summary('recovery 0.5x', rec, recoveryS), edgeBusy: busy(m4, m5, recoveryS) });
     console.log(`agent: backends ${backends.join(',')}, ${agent.edgeSetup ? `${agent.edgeSetup.workers} edge worker(s) × ${agent.edgeSetup.intraOpThreads} thread(s)` : 'no edge'}, tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
     console.table(rows);
     const rt = agent.runtime.planSnapshot();
@@ -214,7 +239,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
         fcLedger: agent.fcEndpoint ? ((await (await fetch(`${agent.fcEndpoint}/local/ledger`)).json()) as { total?: unknown }).total : undefined,
       }),
     );
-    return sideBySide(backends.join(','), capacityRps, over);
+    return sideBySide(backends.join(','), capacityRps, over, rows[1].edgeBusy);
   } finally {
     await agent.shutdown(3000);
   }
