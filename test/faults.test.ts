@@ -65,6 +65,12 @@ async function burst(n: number, deadlineMs: number): Promise<{ status: number; t
 }
 
 const estimates = () => agent.runtime.planSnapshot().estimates as Estimates;
+/** What the agent believed about the tier and the link, for a failure's message. */
+const beliefs = () => {
+  const snap = agent.runtime.planSnapshot();
+  const e = snap.estimates as Estimates & { link: unknown; latency: Record<string, unknown> };
+  return JSON.stringify({ link: e.link, tier: e.tiers[TIER], latency: e.latency[TIER], unhealthy: e.unhealthy, busy: snap.busy, plan: snap.plan });
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, ok: () => boolean, timeoutMs = 8000): Promise<void> {
@@ -124,7 +130,7 @@ async function tierServesAgain(withinMs = 10_000): Promise<void> {
     await burst(BURST, 700);
     if (okCalls() > before && !(TIER in estimates().unhealthy)) return;
     if (Date.now() > end) {
-      throw new Error(`the tier never served again: ${okCalls() - before} successful calls, unhealthy ${JSON.stringify(estimates().unhealthy)}`);
+      throw new Error(`the tier never served again: ${okCalls() - before} successful calls; the agent's beliefs: ${beliefs()}`);
     }
     await sleep(200);
   }
@@ -244,7 +250,7 @@ describe('agent under faults', () => {
         for (const a of answers) expect([200, 503, 504], JSON.stringify(a)).toContain(a.status);
         expect(answers.filter((a) => a.target === TIER), 'no answer comes from a hung tier').toEqual([]);
       }
-      expect(takenOut.count(), 'the hung tier was marked unhealthy').toBeGreaterThan(0);
+      expect(takenOut.count(), `the hung tier was marked unhealthy; the agent's beliefs: ${beliefs()}`).toBeGreaterThan(0);
     } finally {
       agent.fc!.localFc.setFaults({});
       await takenOut.stop();
