@@ -33,7 +33,8 @@
  * the share of refusals that were early 503s with Retry-After (rather than 504s), late answers
  * (a 504 or a 200 after the deadline), requests with no answer at all, and the edge workers' busy
  * share under overload (their batches' time ÷ wall time × workers, from the agent's metrics; each
- * phase's row has it too).
+ * phase's row has it too), and where the rest went: the agent's event-loop delay (p50/p99; a
+ * worker's completion waits that long for its next batch) and the cores this process used.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
@@ -183,6 +185,10 @@ interface SideBySide {
   noAnswer: number;
   /** The edge workers' busy share under overload (1 = always running a batch). */
   edgeBusy: number;
+  /** Under overload: the agent's event-loop delay, and the cores its process used. */
+  loopDelayP50Ms?: number;
+  loopDelayP99Ms?: number;
+  processCores?: number;
 }
 
 function sideBySide(backends: string, capacityRps: number, over: Shot[], edgeBusy: number): SideBySide {
@@ -214,8 +220,16 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     const capacityRps = Math.max(1, capShots.filter((s) => s.deadlineMet).length / capacityS);
     const rss0 = process.memoryUsage().rss;
     const m2 = await edgeBusyMs();
+    // Where the idle goes: the agent's event-loop delay (a worker's completion waits that long
+    // for its next batch) and the cores this process used (agent, edge workers, in-process client).
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const cpu0 = process.cpuUsage();
     const over = await openLoop(factor * capacityRps, durationS);
+    const cpu = process.cpuUsage(cpu0);
+    loop.disable();
     const m3 = await edgeBusyMs();
+    const overLoad = { loopDelayP50Ms: +(loop.percentile(50) / 1e6).toFixed(1), loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1), processCores: +((cpu.user + cpu.system) / 1e6 / durationS).toFixed(2) };
     const rssOver = Math.max(...rss);
     const m4 = await edgeBusyMs();
     const rec = recoveryS > 0 ? await openLoop(capacityRps / 2, recoveryS) : [];
@@ -224,7 +238,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     // The edge workers' busy share in each phase (batch time ÷ wall time × workers), from the agent's own metrics.
     const workers = agent.edgeSetup?.workers ?? 0;
     const busy = (a: number, b: number, seconds: number) => (workers > 0 ? +((b - a) / (seconds * 1000 * workers)).toFixed(3) : NaN);
-    const rows = [{ ...summary('capacity (closed loop)', capShots, capacityS), edgeBusy: busy(m0, m1, capacityS) }, { ...summary(`overload ${factor}x`, over, durationS), edgeBusy: busy(m2, m3, durationS) }];
+    const rows = [{ ...summary('capacity (closed loop)', capShots, capacityS), edgeBusy: busy(m0, m1, capacityS) }, { ...summary(`overload ${factor}x`, over, durationS), edgeBusy: busy(m2, m3, durationS), ...overLoad }];
     if (rec.length) rows.push({ ...summary('recovery 0.5x', rec, recoveryS), edgeBusy: busy(m4, m5, recoveryS) });
     console.log(`agent: backends ${backends.join(',')}, ${agent.edgeSetup ? `${agent.edgeSetup.workers} edge worker(s) × ${agent.edgeSetup.intraOpThreads} thread(s)` : 'no edge'}, tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
     console.table(rows);
@@ -239,7 +253,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
         fcLedger: agent.fcEndpoint ? ((await (await fetch(`${agent.fcEndpoint}/local/ledger`)).json()) as { total?: unknown }).total : undefined,
       }),
     );
-    return sideBySide(backends.join(','), capacityRps, over, rows[1].edgeBusy);
+    return { ...sideBySide(backends.join(','), capacityRps, over, rows[1].edgeBusy), ...overLoad };
   } finally {
     await agent.shutdown(3000);
   }
