@@ -34,7 +34,9 @@
  * (a 504 or a 200 after the deadline), requests with no answer at all, and the edge workers' busy
  * share under overload (their batches' time ÷ wall time × workers, from the agent's metrics; each
  * phase's row has it too), and where the rest went: the agent's event-loop delay (p50/p99; a
- * worker's completion waits that long for its next batch) and the cores this process used.
+ * worker's completion waits that long for its next batch), the cores this process used, and the
+ * share of 10 ms samples with an edge worker idle while requests waited (`idleQueued`) or with
+ * the queue empty (`idleEmpty`, admission let it run dry).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -189,6 +191,9 @@ interface SideBySide {
   loopDelayP50Ms?: number;
   loopDelayP99Ms?: number;
   processCores?: number;
+  /** Share of samples with an edge worker idle while requests waited / with the queue empty. */
+  idleQueued?: number;
+  idleEmpty?: number;
 }
 
 function sideBySide(backends: string, capacityRps: number, over: Shot[], edgeBusy: number): SideBySide {
@@ -225,11 +230,22 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
     const cpu0 = process.cpuUsage();
+    // And whether an idle worker had requests waiting (a dispatch decision or a late wake-up) or
+    // none (admission let the queue run dry): sampled every 10 ms.
+    const workers0 = agent.edgeSetup?.workers ?? 0;
+    const idle = { samples: 0, queued: 0, empty: 0 };
+    const sampler = setInterval(() => {
+      const snap = agent.runtime.planSnapshot();
+      const busyNow = (snap.busy as Record<string, number>).edge ?? 0;
+      idle.samples++;
+      if (busyNow < workers0) idle[snap.queueDepth > 0 ? 'queued' : 'empty']++;
+    }, 10);
     const over = await openLoop(factor * capacityRps, durationS);
+    clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);
     loop.disable();
     const m3 = await edgeBusyMs();
-    const overLoad = { loopDelayP50Ms: +(loop.percentile(50) / 1e6).toFixed(1), loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1), processCores: +((cpu.user + cpu.system) / 1e6 / durationS).toFixed(2) };
+    const overLoad = { loopDelayP50Ms: +(loop.percentile(50) / 1e6).toFixed(1), loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1), processCores: +((cpu.user + cpu.system) / 1e6 / durationS).toFixed(2), ...(workers0 > 0 ? { idleQueued: +(idle.queued / Math.max(1, idle.samples)).toFixed(3), idleEmpty: +(idle.empty / Math.max(1, idle.samples)).toFixed(3) } : {}) };
     const rssOver = Math.max(...rss);
     const m4 = await edgeBusyMs();
     const rec = recoveryS > 0 ? await openLoop(capacityRps / 2, recoveryS) : [];
