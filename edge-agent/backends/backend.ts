@@ -68,6 +68,13 @@ export interface InferenceBackend {
   readonly kind: string;
   /** Targets this backend serves (`edge`, or the tier keys). */
   readonly targets: readonly TargetId[];
+  /**
+   * A call, once started, runs to its end even when its caller stops waiting (an ONNX run cannot
+   * be cut short). The dispatcher then answers each late request at its own deadline itself and
+   * lets the call end, so the target counts busy exactly as long as it is; `timeoutMs` only
+   * bounds a call that never ends. Unset (FC): a call is cut at `timeoutMs`.
+   */
+  readonly runsToEnd?: boolean;
   /** Run one batch on one target. Rejects only with BackendError. */
   run(target: TargetId, items: readonly BatchItem[], options: RunOptions): Promise<BatchOutcome>;
   /** Release workers/sockets; pending runs reject with code `closed`. */

@@ -5,6 +5,9 @@
  * batch bigger than its chunk size as consecutive ONNX runs; by default it measures that size
  * when it loads (createBatchInference's `chunkSize: 'measure'`).
  *
+ * A batch a worker has started runs to its end (`runsToEnd`: ONNX Runtime cannot cut a run); a
+ * call's `timeoutMs` only bounds one that never ends (a hung worker).
+ *
  * Workers run onnx-worker.ts bundled to JavaScript once per process (shared/worker-bundle.ts),
  * not through tsx: no per-worker compile at start-up.
  */
@@ -289,6 +292,7 @@ export async function createLocalOnnxBackend(options: LocalOnnxOptions = {}): Pr
   return {
     kind: 'edge',
     targets: [target],
+    runsToEnd: true,
     model,
     loadMs: ok.map((r) => r.value.loadMs),
     chunkSizes: ok.map((r) => r.value.chunkSize),
