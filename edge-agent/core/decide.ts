@@ -389,6 +389,15 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
         fastestMs = ms;
       }
     }
+    // Shed rather than gamble when the edge is what limits: the head fits only at the mean, no
+    // tier has room, the requests behind it hold more work than every worker drains before the
+    // last one's deadline, and a free worker can serve some of them safely: its time goes to those
+    // (3x overload, edge alone: a fifth of the edge's items ran at risk, most late answers theirs).
+    if (fastest?.t.isEdge && ev && edgeRps > 0 && !anyFree(cloud) && ((remaining - 1) * 1000) / edgeRps > q[q.length - 1].deadlineMs - nowMs && laxerRun(q, i + 1, ev, nowMs)) {
+      reject.push({ requestId: head.id, code: 'overloaded', reason: `at capacity: the deadline (in ${slack.toFixed(0)} ms) is out of the edge's reach at the planning quantile, and ${remaining - 1} requests behind it can still be served in time`, retryAfterMs: 1000 });
+      i++;
+      continue;
+    }
     if (fastest) {
       if (!fastest.t.isEdge) uplinkAhead = base + pre[i + 1];
       const n = fastest.t.isEdge && ev ? atRiskEdgeBatch(ev, remaining, slack) : 1;

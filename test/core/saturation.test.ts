@@ -69,3 +69,32 @@ describe('decide: overloaded waits for a target out of service', () => {
     expect(decide(at(500), 0).reject.map((r) => r.code)).toEqual(['overloaded']);
   });
 });
+
+describe('decide: at capacity, the edge sheds a head it would only gamble on', () => {
+  // Edge only, one free worker: one item takes 17 ms at the mean, 25 at q95 (+10 margin).
+  function edgeOnly(behind: number, behindDeadlineMs: number): DecideState {
+    const st = state(0, 0, 0);
+    const edge = { ...st.targets[0], freeSlots: 1, busy: 0 };
+    const queue = [{ id: 'h', arrivalMs: 0, deadlineMs: 30, bytes: 20000 }, ...Array.from({ length: behind }, (_, k) => ({ id: `b${k}`, arrivalMs: 0, deadlineMs: behindDeadlineMs, bytes: 20000 }))];
+    return { ...st, targets: [edge], queue, plan: { edgeBatchSize: 8, classes: [], sendWhenFull: true } };
+  }
+
+  it('refuses the head (503 overloaded) when those behind it are more than the edge drains in time, and serves them', () => {
+    // 40 behind due in 300 ms; the edge drains 8 per 122 ms: 610 ms of work.
+    const d = decide(edgeOnly(40, 300), 0);
+    expect(d.reject).toHaveLength(1);
+    expect(d.reject[0]).toMatchObject({ requestId: 'h', code: 'overloaded' });
+    expect(d.reject[0].retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(d.dispatch).toHaveLength(1);
+    expect(d.dispatch[0]).toMatchObject({ target: 'edge', atRisk: false });
+    expect(d.dispatch[0].requestIds).not.toContain('h');
+  });
+
+  it('still runs it at risk when the edge has time for everyone, or nobody else waits', () => {
+    for (const d of [decide(edgeOnly(4, 300), 0), decide(edgeOnly(0, 300), 0)]) {
+      expect(d.reject).toEqual([]);
+      expect(d.dispatch[0]).toMatchObject({ target: 'edge', atRisk: true });
+      expect(d.dispatch[0].requestIds[0]).toBe('h');
+    }
+  });
+});
