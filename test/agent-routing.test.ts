@@ -13,7 +13,7 @@ import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
 import { embeddedLocalFc, type EmbeddedLocalFc } from '../edge-agent/dev/embedded-local-fc.ts';
 import { DEFAULT_S_YAML } from '../shared/tiers.ts';
-import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
+import { textLineImages, type TextLineImage } from './helpers/text-lines.ts';
 
 interface Answer {
   status: number;
@@ -23,7 +23,7 @@ interface Answer {
 }
 
 let agent: RunningAgent<EmbeddedLocalFc>;
-let images: { text: string; png: Uint8Array<ArrayBuffer> }[];
+let images: TextLineImage[];
 
 /** The tier the test keeps: one tier keeps the local FC's model loads (CPU on this box) small. */
 const TIER = 'tier-c2-m4096';
@@ -35,13 +35,7 @@ beforeAll(async () => {
   const sYaml = join(mkdtempSync(join(tmpdir(), 'agent-routing-')), 's.yaml');
   writeFileSync(sYaml, stringify(doc));
   agent = await startAgent(parseConfig({ port: 0, backends: ['edge', 'fc'], edgeWorkers: 1, intraOpThreads: 1, logLevel: 'silent', sYaml }), { fc: embeddedLocalFc({ maxInstances: 2 }) });
-  const rng = seededRng(7);
-  images = await Promise.all(
-    Array.from({ length: 6 }, async () => {
-      const text = randomLine(rng, { minChars: 6, maxChars: 8 }).replace('-', '');
-      return { text, png: new Uint8Array(await renderTextLine(text)) };
-    }),
-  );
+  images = await textLineImages(7, 6);
 });
 
 afterAll(async () => {

@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../edge-agent/config.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/service/agent.ts';
-import { randomLine, renderTextLine, seededRng } from '../shared/text-line-images.ts';
+import { textLineImages, type TextLineImage } from './helpers/text-lines.ts';
 
 const SHORT_MS = 150;
 const LONG_MS = 8000;
 
 let agent: RunningAgent;
-let images: { text: string; png: Uint8Array<ArrayBuffer> }[];
+let images: TextLineImage[];
 
 beforeAll(async () => {
   const profile = JSON.parse(readFileSync(new URL('../profiles/default.json', import.meta.url), 'utf8')) as { targets: Record<string, Record<string, number>> };
@@ -29,13 +29,7 @@ beforeAll(async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'edge-runs-to-end-')), 'profile.json');
   writeFileSync(path, JSON.stringify(profile));
   agent = await startAgent(parseConfig({ port: 0, backends: ['edge'], edgeWorkers: 1, intraOpThreads: 1, logLevel: 'silent', profile: path }));
-  const rng = seededRng(23);
-  images = await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      const text = randomLine(rng, { minChars: 6, maxChars: 8 }).replace('-', '');
-      return { text, png: new Uint8Array(await renderTextLine(text)) };
-    }),
-  );
+  images = await textLineImages(23, 8);
 });
 
 afterAll(async () => {

@@ -14,7 +14,7 @@ import { costOf, type PricingTable } from '../../shared/pricing.ts';
 import type { Tier } from '../../shared/tiers.ts';
 import { throughputRps, type LatencyPredictor, type TransferPredictor } from './predictors.ts';
 import { edgeBacklogBatches } from './edge-backlog.ts';
-import { atRiskEdgeBatch, chanceBatch, edgeAhead, LOOK_AHEAD, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, rideAlong, type EdgeView } from './edge-dispatch.ts';
+import { atRiskEdgeBatch, chanceBatch, edgeAhead, LOOK_AHEAD, edgeCap, fillWaitUntilMs, largestEdgeBatch, laxerRun, rideAlong, shedsAtRisk, type EdgeView } from './edge-dispatch.ts';
 import { insertSorted } from './math.ts';
 import { fastestMeanMs, isCold, soonestFinishMs, type DecideSlot } from './decide-slots.ts';
 import type { Decision, DispatchOrder, QueuedRequest, RejectOrder, TargetId } from './types.ts';
@@ -389,11 +389,8 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
         fastestMs = ms;
       }
     }
-    // Shed rather than gamble when the edge is what limits: the head fits only at the mean, no
-    // tier has room, the requests behind it hold more work than every worker drains before the
-    // last one's deadline, and a free worker can serve some of them safely: its time goes to those
-    // (3x overload, edge alone: a fifth of the edge's items ran at risk, most late answers theirs).
-    if (fastest?.t.isEdge && ev && edgeRps > 0 && !anyFree(cloud) && ((remaining - 1) * 1000) / edgeRps > q[q.length - 1].deadlineMs - nowMs && laxerRun(q, i + 1, ev, nowMs)) {
+    // At capacity the edge sheds a head it would only gamble on, for those behind it (edge-dispatch.ts).
+    if (fastest?.t.isEdge && ev && !anyFree(cloud) && shedsAtRisk(q, i, ev, edgeRps, nowMs)) {
       reject.push({ requestId: head.id, code: 'overloaded', reason: `at capacity: the deadline (in ${slack.toFixed(0)} ms) is out of the edge's reach at the planning quantile, and ${remaining - 1} requests behind it can still be served in time`, retryAfterMs: 1000 });
       i++;
       continue;

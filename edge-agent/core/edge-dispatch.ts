@@ -179,3 +179,15 @@ export function laxerRun(q: readonly QueuedRequest[], from: number, v: EdgeView,
 export function atRiskEdgeBatch(v: EdgeView, remaining: number, slackMs: number): number {
   return Math.max(1, largestEdgeBatch(v, Math.min(v.cap, remaining), slackMs, 0, 'mean'));
 }
+
+/**
+ * At capacity, shed rather than gamble: the head q[i] fits on the edge only at the mean (it would
+ * go at risk), yet the requests behind it hold more work than every worker drains (`edgeRps`)
+ * before the last one's deadline, and a free worker can serve some of them at the quantile: its
+ * time goes to those, and the head is refused (3× overload, edge alone: a fifth of the edge's
+ * items ran at risk, and most late answers were theirs). The caller checks no tier has room.
+ */
+export function shedsAtRisk(q: readonly QueuedRequest[], i: number, v: EdgeView, edgeRps: number, nowMs: number): boolean {
+  const behind = q.length - i - 1;
+  return edgeRps > 0 && (behind * 1000) / edgeRps > q[q.length - 1].deadlineMs - nowMs && laxerRun(q, i + 1, v, nowMs) !== null;
+}
