@@ -106,6 +106,15 @@ export class ArrivalRateEstimator {
     return out;
   }
 
+  /**
+   * The open tick's arrivals over its elapsed time, req/s, once at least `minMs` of it passed
+   * (0 before): what a burst looks like before a tick closes and the detector weighs it.
+   */
+  openTickRps(nowMs: number, minMs = 250): number {
+    const elapsedMs = nowMs - this.tickStartMs;
+    return elapsedMs >= minMs ? (this.tickCount * 1000) / elapsedMs : 0;
+  }
+
   /** Rate of the current (MAP) segment in req/s; the prior before the first tick. */
   snapshot(): RateSnapshot {
     const b = this.detector.bocpd;

@@ -7,6 +7,8 @@
  *   edge's next round takes — a burst the edge absorbs by batching pays no cold start); a warm
  *   one scales out when it has no idle instance and fewer busy or starting than
  *   1.5 · λ_cloud · (transfer + l(b)) / b + 1 (≤ 4 a second; not while it throttles or fails);
+ *   a class the edge cannot serve at all is prewarmed from its first request, sized to that
+ *   count in one wave (the open tick's arrivals included) and scaled out every 250 ms;
  * - link: every `linkProbeMs` while the link estimate keeps the cloud out or puts one item's
  *   transfer at more than twice the profile's (little traffic would re-measure it): to a warm
  *   tier; with none warm, a cold probe to the smallest healthy tier at most every 5 periods.
@@ -49,27 +51,39 @@ export class ProbePolicy {
     for (const t of o.tiers) if (book.halfOpen(t.key) && book.busy(t.key) === 0 && ready(t.key, 0)) order(t.key, 'health');
     const edgeRound = o.edgeWorkers * Math.max(1, plan.edge.maxBatchSize);
     const cloudWanted = plan.cloud.rateRps > 0 || o.edgeWorkers === 0 || !book.healthy(EDGE) || (this.admission.isSaturated(nowMs) && this.p.queue.length > edgeRound);
-    for (const c of cloudWanted ? plan.cloud.classes : []) {
+    const edge = o.edgeWorkers > 0 && book.healthy(EDGE) ? book.model(EDGE) : undefined;
+    for (const c of plan.cloud.classes) {
       const t = c.tier;
       if (t === null || !c.feasible || !book.isTier(t)) continue;
+      // A class the edge cannot serve at all (one item misses its budget) is the cloud's alone:
+      // from its first request (before the rate estimate has a tick to plan a cloud share with),
+      // sized to the arrivals, the open tick's included, and scaled in one wave (no edge absorbs
+      // a burst meanwhile). Jetson × Twitter × LTE car 1, 500 ms: one probe at 2 s, then four a
+      // second, refused the first 4 s (221 requests) where cloud-only missed 75.
+      const cloudOnly = !edge || edge.predict(1, plan.quantile) + o.safetyMarginMs > c.budgetMs;
+      if (!cloudWanted && !cloudOnly) continue;
       const pool = book.pool(t)!;
       const idle = pool.warmIdle(nowMs);
+      // Instances the cloud's share keeps busy: 1.5 · λ_cloud · (transfer + l(b)) / b + 1. The
+      // live rate, not only the plan's (a plan outlives small moves).
+      const b = Math.max(1, c.batchSize);
+      const busyMs = link.transferMs(b * itemBytes, 'mean') + book.model(t)!.predict(b, 'mean');
+      const liveRps = cloudOnly ? Math.max(this.p.rate.snapshot().rateRps, this.p.rate.openTickRps(nowMs)) : this.p.rate.snapshot().rateRps;
+      const cloudRps = Math.max(plan.cloud.rateRps, liveRps - plan.edge.rateRps);
+      const needed = Math.min(o.tierMaxInstances, Math.ceil((1.5 * cloudRps * busyMs) / (1000 * b)) + 1);
       if (pool.busy > 0 || idle > 0) {
         // Warm already: scale out when the cloud's share needs more instances than are warm or
         // starting (a new instance's cold start would miss its batch's deadline). Probes in
-        // flight count as busy. The live rate, not only the plan's (a plan outlives small moves).
+        // flight count as busy. Overflow beside the edge: at most four a second.
         if (idle > 0 || !book.healthy(t) || book.troubled(t)) continue;
-        if (nowMs - book.lastProbeMs(t) < 1000) continue;
-        const b = Math.max(1, c.batchSize);
-        const busyMs = link.transferMs(b * itemBytes, 'mean') + book.model(t)!.predict(b, 'mean');
-        const cloudRps = Math.max(plan.cloud.rateRps, this.p.rate.snapshot().rateRps - plan.edge.rateRps);
-        const needed = Math.min(o.tierMaxInstances, Math.ceil((1.5 * cloudRps * busyMs) / (1000 * b)) + 1);
-        for (let k = Math.min(4, needed - pool.busy); k > 0; k--) order(t, 'prewarm');
+        if (nowMs - book.lastProbeMs(t) < (cloudOnly ? 250 : 1000)) continue;
+        for (let k = Math.min(cloudOnly ? Infinity : 4, needed - pool.busy); k > 0; k--) order(t, 'prewarm');
         continue;
       }
       if (!ready(t, 5000)) continue;
-      // Its cold start makes the first batch miss: warm it with a probe while warm targets serve.
-      order(t, 'prewarm');
+      // Its cold start makes the first batch miss: warm it with a probe (the cloud's own class:
+      // what its share needs) while warm targets serve.
+      for (let k = cloudOnly ? Math.max(1, needed) : 1; k > 0; k--) order(t, 'prewarm');
     }
     if (o.tiers.length > 0 && classes.budgets().length > 0 && nowMs - this.lastLinkObsMs >= o.linkProbeMs && (this.cloudUnused() || this.linkDegraded())) {
       let pick: TargetId | null = null;
