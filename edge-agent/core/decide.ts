@@ -82,6 +82,8 @@ export interface DecideState {
   readonly flush?: boolean;
   /** Bytes of earlier cloud calls still ahead on the uplink (uplink-backlog.ts). @default 0 */
   readonly uplinkAheadBytes?: number;
+  /** Share of recent cloud calls that met their deadline (cloud-punctuality.ts): weighs what the tiers are counted to serve against an edge batch. @default 1 */
+  readonly cloudOnTimeShare?: number;
 }
 
 type Slot = DecideSlot;
@@ -235,6 +237,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
     for (const t of means) edgeFreeMean.push(Math.max(nowMs, t));
   }
 
+  const cloudShare = st.cloudOnTimeShare ?? 1;
   // No closures in here: under tsx (esbuild keepNames) each closure creation costs a defineProperty.
   const take = takeBatch;
 
@@ -263,7 +266,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
       let n = largestEdgeBatch(ev, maxN, slack);
       // Those it leaves with no home at the quantile (no free tier, nor the edge's next round) ride along (edge-dispatch.ts).
       if (n >= 1 && n < maxN && !st.flush) n = rideAlong(ev, n, maxN, slack, nowMs, nowMs, 0, (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree, edgeFreeAtMean, nowMs));
-      if (n >= 1 && n < maxN && !st.flush) n = chanceBatch(ev, n, remaining, nowMs, 0, (k) => q[i + k].deadlineMs, (k) => cloudServes(st, cloud, q, i + k, uplinkAhead, nowMs));
+      if (n >= 1 && n < maxN && !st.flush) n = chanceBatch(ev, n, remaining, nowMs, 0, (k) => q[i + k].deadlineMs, (k) => cloudShare * cloudServes(st, cloud, q, i + k, uplinkAhead, nowMs));
       if (n >= 1) {
         const waitUntil = st.flush ? null : fillWaitUntilMs(ev, n, remaining, st.plan.rateRps ?? 0, head.deadlineMs, nowMs);
         if (waitUntil !== null) {
@@ -287,7 +290,7 @@ function decideHeads(st: DecideState, nowMs: number): Decision {
       if (ahead && ahead.n < Math.min(ev.cap, remaining) && !st.flush) {
         ahead.n = rideAlong(ev, ahead.n, Math.min(ev.cap, remaining), slack, edgeFreeAtMean[0], nowMs, edgeFree[0] - edgeFreeAtMean[0], (k, endMean, endQ) => !hasQuantileHome(st, cloud, q[i + k], uplinkAhead, ev, endMean, endQ, edgeFree.slice(1), edgeFreeAtMean.slice(1), nowMs));
       }
-      if (ahead && ahead.n < Math.min(ev.cap, remaining) && !st.flush) ahead.n = chanceBatch(ev, ahead.n, remaining, edgeFreeAtMean[0], edgeFree[0] - edgeFreeAtMean[0], (k) => q[i + k].deadlineMs, (k) => cloudServes(st, cloud, q, i + k, uplinkAhead, nowMs));
+      if (ahead && ahead.n < Math.min(ev.cap, remaining) && !st.flush) ahead.n = chanceBatch(ev, ahead.n, remaining, edgeFreeAtMean[0], edgeFree[0] - edgeFreeAtMean[0], (k) => q[i + k].deadlineMs, (k) => cloudShare * cloudServes(st, cloud, q, i + k, uplinkAhead, nowMs));
       if (ahead) {
         // Asked again when the worker is free (its completion), at the latest when the head could no longer start on it.
         wakeAtMs = wakeAtMs === null ? ahead.wakeAtMs : Math.min(wakeAtMs, ahead.wakeAtMs);

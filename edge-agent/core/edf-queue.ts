@@ -31,6 +31,11 @@ export class EdfQueue {
     return lo;
   }
 
+  /** Deadline of a waiting request (Infinity when it is not waiting). */
+  deadlineOf(id: string): number {
+    return this.ids.get(id)?.deadlineMs ?? Infinity;
+  }
+
   /** Bytes of the waiting requests among `ids`. */
   bytesOf(ids: readonly string[]): number {
     let bytes = 0;

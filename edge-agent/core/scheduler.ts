@@ -20,6 +20,7 @@ import { ProbePolicy } from './probe-policy.ts';
 import { ReplanPolicy } from './replan-policy.ts';
 import { TargetBook } from './target-book.ts';
 import { UplinkBacklog } from './uplink-backlog.ts';
+import { CloudPunctuality } from './cloud-punctuality.ts';
 import { checkNumber } from './validate.ts';
 import { EDGE, type BatchObservation, type CoreEvent, type Decision, type Estimates, type Plan, type QueuedRequest, type ReplanReason, type TargetId } from './types.ts';
 
@@ -39,6 +40,7 @@ export class Scheduler implements SchedulingCore {
   private readonly admission: AdmissionControl;
   private readonly probePolicy: ProbePolicy;
   private readonly uplink = new UplinkBacklog();
+  private readonly cloudPunctuality = new CloudPunctuality();
   private probesEnabled = false;
   private lastNowMs: number;
 
@@ -105,6 +107,7 @@ export class Scheduler implements SchedulingCore {
       ...(flush ? { flush } : {}),
       ...(this.probesEnabled ? { prewarmed: true } : {}),
       uplinkAheadBytes: this.uplink.bytesAhead(nowMs, this.p.link),
+      cloudOnTimeShare: this.cloudPunctuality.onTimeShare,
     };
   }
 
@@ -120,7 +123,11 @@ export class Scheduler implements SchedulingCore {
     }
     for (const o of d.dispatch) {
       for (const id of o.requestIds) taken.push(id);
-      if (o.target !== EDGE) this.uplink.sent(o.target, nowMs, queue.bytesOf(o.requestIds), this.p.link);
+      if (o.target !== EDGE) {
+        this.uplink.sent(o.target, nowMs, queue.bytesOf(o.requestIds), this.p.link);
+        // Only calls the estimates counted on time: an at-risk one was sent knowing it may miss.
+        if (!o.atRisk) this.cloudPunctuality.dispatched(o.target, nowMs, o.requestIds.length, queue.deadlineOf(o.requestIds[0]));
+      }
       const cold = book.start(o.target, nowMs, o.requestIds.length);
       log.emit({ type: 'dispatch', target: o.target, batchSize: o.requestIds.length, atMs: nowMs, atRisk: o.atRisk === true, predictedMs: o.predictedMs ?? null, cold });
     }
@@ -156,6 +163,7 @@ export class Scheduler implements SchedulingCore {
     }
     book.release(obs, nowMs);
     if (obs.error === 'cancelled' || obs.error === 'closed') return;
+    if (target !== EDGE && !obs.probe) this.cloudPunctuality.finished(target, obs.batchSize, nowMs - obs.wallMs, nowMs, obs.ok);
     const late = obs.error === 'timeout' && !obs.probe && !this.hadAmpleTime(obs);
     if (obs.ok) {
       if (book.success(target)) log.emit({ type: 'healthy', target, atMs: nowMs });
