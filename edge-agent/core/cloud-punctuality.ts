@@ -8,9 +8,10 @@
  * would have served all but two (edge-only). The edge-or-cloud choice weighs the tiers' count by
  * this share.
  *
- * A call is matched to its dispatch by target, size and start (within {@link MATCH_MS}), as the
- * uplink backlog matches them; probes are not calls here (they answer nobody).
+ * A call is matched to its dispatch as the uplink backlog matches them (call-match.ts); probes are
+ * not calls here (they answer nobody).
  */
+import { closestRecord } from './call-match.ts';
 import type { TargetId } from './types.ts';
 
 interface Dispatched {
@@ -20,8 +21,6 @@ interface Dispatched {
   readonly deadlineMs: number;
 }
 
-/** A call is matched to its dispatch within this much of its measured start. */
-const MATCH_MS = 50;
 /** Dispatches kept for matching at most this long (failed calls always report; this bounds the rest). */
 const KEEP_MS = 2 * 60_000;
 /** Weight of each new call in the share (about the last ten calls count). */
@@ -44,15 +43,12 @@ export class CloudPunctuality {
 
   /** A cloud call of `size` that started at `startMs` ended at `nowMs` (`ok` false: failed, not on time). */
   finished(target: TargetId, size: number, startMs: number, nowMs: number, ok: boolean): void {
-    let best = -1;
-    for (let k = 0; k < this.pending.length; k++) {
-      const d = this.pending[k];
-      if (d.target !== target || d.size !== size || Math.abs(d.atMs - startMs) > MATCH_MS) continue;
-      if (best < 0 || Math.abs(d.atMs - startMs) < Math.abs(this.pending[best].atMs - startMs)) best = k;
-    }
+    const best = closestRecord(this.pending, target, size, dispatchedSize, startMs);
     if (best < 0) return;
     const onTime = ok && nowMs <= this.pending[best].deadlineMs ? 1 : 0;
     this.pending.splice(best, 1);
     this.share += ALPHA * (onTime - this.share);
   }
 }
+
+const dispatchedSize = (d: Dispatched): number => d.size;

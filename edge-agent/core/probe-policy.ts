@@ -17,7 +17,7 @@ import type { AdmissionControl } from './admission.ts';
 import type { CoreParts } from './parts.ts';
 import type { Planning } from './planning.ts';
 import { transferTimeMs } from './predictors.ts';
-import { EDGE, type ProbeOrder, type TargetId } from './types.ts';
+import { EDGE, type PlanClass, type ProbeOrder, type TargetId } from './types.ts';
 
 export class ProbePolicy {
   private lastColdLinkProbeMs = -Infinity;
@@ -64,26 +64,19 @@ export class ProbePolicy {
       if (!cloudWanted && !cloudOnly) continue;
       const pool = book.pool(t)!;
       const idle = pool.warmIdle(nowMs);
-      // Instances the cloud's share keeps busy: 1.5 · λ_cloud · (transfer + l(b)) / b + 1. The
-      // live rate, not only the plan's (a plan outlives small moves).
-      const b = Math.max(1, c.batchSize);
-      const busyMs = link.transferMs(b * itemBytes, 'mean') + book.model(t)!.predict(b, 'mean');
-      const liveRps = cloudOnly ? Math.max(this.p.rate.snapshot().rateRps, this.p.rate.openTickRps(nowMs)) : this.p.rate.snapshot().rateRps;
-      const cloudRps = Math.max(plan.cloud.rateRps, liveRps - plan.edge.rateRps);
-      const needed = Math.min(o.tierMaxInstances, Math.ceil((1.5 * cloudRps * busyMs) / (1000 * b)) + 1);
       if (pool.busy > 0 || idle > 0) {
         // Warm already: scale out when the cloud's share needs more instances than are warm or
         // starting (a new instance's cold start would miss its batch's deadline). Probes in
         // flight count as busy. Overflow beside the edge: at most four a second.
         if (idle > 0 || !book.healthy(t) || book.troubled(t)) continue;
         if (nowMs - book.lastProbeMs(t) < (cloudOnly ? 250 : 1000)) continue;
-        for (let k = Math.min(cloudOnly ? Infinity : 4, needed - pool.busy); k > 0; k--) order(t, 'prewarm');
+        for (let k = Math.min(cloudOnly ? Infinity : 4, this.instancesNeeded(c, t, cloudOnly, nowMs) - pool.busy); k > 0; k--) order(t, 'prewarm');
         continue;
       }
       if (!ready(t, 5000)) continue;
       // Its cold start makes the first batch miss: warm it with a probe (the cloud's own class:
       // what its share needs) while warm targets serve.
-      for (let k = cloudOnly ? Math.max(1, needed) : 1; k > 0; k--) order(t, 'prewarm');
+      for (let k = cloudOnly ? Math.max(1, this.instancesNeeded(c, t, cloudOnly, nowMs)) : 1; k > 0; k--) order(t, 'prewarm');
     }
     if (o.tiers.length > 0 && classes.budgets().length > 0 && nowMs - this.lastLinkObsMs >= o.linkProbeMs && (this.cloudUnused() || this.linkDegraded())) {
       let pick: TargetId | null = null;
@@ -101,6 +94,21 @@ export class ProbePolicy {
       }
     }
     return out;
+  }
+
+  /**
+   * Instances class `c`'s share keeps busy on tier `t`: 1.5 · λ_cloud · (transfer + l(b)) / b + 1.
+   * The live rate, not only the plan's (a plan outlives small moves); for a class only the cloud
+   * serves, the open tick's too (a burst, or the first second, before its tick closes).
+   */
+  private instancesNeeded(c: PlanClass, t: TargetId, cloudOnly: boolean, nowMs: number): number {
+    const { o, book, link, rate } = this.p;
+    const plan = this.planning.current;
+    const b = Math.max(1, c.batchSize);
+    const busyMs = link.transferMs(b * this.p.item.bytes, 'mean') + book.model(t)!.predict(b, 'mean');
+    const liveRps = cloudOnly ? Math.max(rate.snapshot().rateRps, rate.openTickRps(nowMs)) : rate.snapshot().rateRps;
+    const cloudRps = Math.max(plan.cloud.rateRps, liveRps - plan.edge.rateRps);
+    return Math.min(o.tierMaxInstances, Math.ceil((1.5 * cloudRps * busyMs) / (1000 * b)) + 1);
   }
 
   /** The estimate puts one item's transfer at more than twice the profile's link (the cloud is priced out, so little traffic re-measures it). */

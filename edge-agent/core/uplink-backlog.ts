@@ -12,6 +12,7 @@
  * otherwise it would count the wait twice (once in its fit, once here).
  */
 import type { LinkEstimator } from './link-estimator.ts';
+import { closestRecord } from './call-match.ts';
 import type { TargetId } from './types.ts';
 
 interface Sent {
@@ -21,8 +22,6 @@ interface Sent {
   readonly aheadBytes: number;
 }
 
-/** A call is matched to its send within this much of its measured start. */
-const MATCH_MS = 50;
 /** Sends kept for matching at most this long, and at most this many (failed calls are never matched). */
 const KEEP_MS = 2 * 60_000;
 const MAX_SENDS = 4096;
@@ -62,15 +61,12 @@ export class UplinkBacklog {
    * `startMs`), 0 when no send matches. The match is forgotten.
    */
   aheadOf(target: TargetId, bytes: number, startMs: number): number {
-    let best = -1;
-    for (let k = 0; k < this.sends.length; k++) {
-      const s = this.sends[k];
-      if (s.target !== target || s.bytes !== bytes || Math.abs(s.atMs - startMs) > MATCH_MS) continue;
-      if (best < 0 || Math.abs(s.atMs - startMs) < Math.abs(this.sends[best].atMs - startMs)) best = k;
-    }
+    const best = closestRecord(this.sends, target, bytes, sentBytes, startMs);
     if (best < 0) return 0;
     const ahead = this.sends[best].aheadBytes;
     this.sends.splice(best, 1);
     return ahead;
   }
 }
+
+const sentBytes = (s: Sent): number => s.bytes;

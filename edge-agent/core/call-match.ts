@@ -1,0 +1,26 @@
+/**
+ * Matching a finished call to the record kept when it left: the same target, the same size, and
+ * the start closest to the call's measured one (now − its wall time), within {@link MATCH_MS}.
+ * The uplink backlog and the cloud's punctuality both keep such records.
+ */
+import type { TargetId } from './types.ts';
+
+/** A call is matched to its record within this much of its measured start. */
+export const MATCH_MS = 50;
+
+/** What a record of a call that left needs for matching. */
+export interface LeftRecord {
+  readonly target: TargetId;
+  readonly atMs: number;
+}
+
+/** Index of the record of `target` whose `sizeOf` is `size` and that left closest to `startMs`; -1 when none is within {@link MATCH_MS}. */
+export function closestRecord<T extends LeftRecord>(records: readonly T[], target: TargetId, size: number, sizeOf: (r: T) => number, startMs: number): number {
+  let best = -1;
+  for (let k = 0; k < records.length; k++) {
+    const r = records[k];
+    if (r.target !== target || sizeOf(r) !== size || Math.abs(r.atMs - startMs) > MATCH_MS) continue;
+    if (best < 0 || Math.abs(r.atMs - startMs) < Math.abs(records[best].atMs - startMs)) best = k;
+  }
+  return best;
+}
