@@ -11,7 +11,8 @@
  * RSS is sampled every 250 ms throughout.
  *
  * Flags: --deadline-ms (1000), --capacity-s (8), --duration (30), --recovery (10), --factor (2),
- * --connections (16), --edge-workers (0: the agent's own choice), --tiers <n> (first n tiers of s.yaml, default 1: the
+ * --connections (16), --saturated-connections (64: a second capacity figure from a closed loop
+ * with more clients than workers × batch, which keeps every worker full; 0 skips it), --edge-workers (0: the agent's own choice), --tiers <n> (first n tiers of s.yaml, default 1: the
  * local FC runs every instance on this machine's cores, so a tier whose profile is faster than
  * the machine cannot be emulated, and under 2× load its calls run late on the shared CPU; with
  * all tiers the core then spreads the load over more tiers whose cold starts load yet more
@@ -29,7 +30,8 @@
  * out of the edge worker's and the local FC's share in the other. 2026-12-02, two runs each:
  * edge + FC 0.92 / 0.65 in-process, 0.56 / 0.35 in a process; edge alone 0.82 / 1.16 and 0.83 / 0.79).
  *
- * At the end, one row per configuration side by side: capacity, overload goodput ÷ capacity,
+ * At the end, one row per configuration side by side: capacity, the saturated capacity, overload
+ * goodput ÷ each,
  * the share of refusals that were early 503s with Retry-After (rather than 504s), late answers
  * (a 504 or a 200 after the deadline), requests with no answer at all, and the edge workers' busy
  * share under overload (their batches' time ÷ wall time × workers, from the agent's metrics; each
@@ -64,6 +66,7 @@ const { values } = parseArgs({
     recovery: { type: 'string', default: '10' },
     factor: { type: 'string', default: '2' },
     connections: { type: 'string', default: '16' },
+    'saturated-connections': { type: 'string', default: '64' },
     'edge-workers': { type: 'string', default: '0' },
     tiers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '5' },
@@ -87,6 +90,7 @@ const durationS = num('duration', 1);
 const recoveryS = num('recovery', 0);
 const factor = num('factor', 0.1);
 const connections = num('connections', 1);
+const saturatedConnections = num('saturated-connections', 0);
 process.env.FC_LOCAL_INSTANCE_NICE = String(num('instance-nice', 0));
 const edgeWorkers = num('edge-workers', 0); // 0: the agent's own choice (edge-layout.ts)
 if (values['local-fc'] !== 'process' && values['local-fc'] !== 'in-process') throw new RangeError(`Expected \`--local-fc\` to be process or in-process, got \`${values['local-fc']}\``);
@@ -130,7 +134,7 @@ async function load(job: Omit<LoadJob, 'url' | 'deadlineMs' | 'images'>): Promis
   if (code !== 0) throw new Error(`the load client exited with code ${code}`);
   return JSON.parse(out) as Shot[];
 }
-const closedLoop = (seconds: number) => load({ mode: 'closed', connections, seconds });
+const closedLoop = (seconds: number, clients = connections) => load({ mode: 'closed', connections: clients, seconds });
 const openLoop = (rps: number, seconds: number) => load({ mode: 'open', rps, seconds });
 
 function summary(name: string, shots: Shot[], seconds: number) {
@@ -178,8 +182,11 @@ async function edgeBusyMs(): Promise<number> {
 interface SideBySide {
   backends: string;
   capacityRps: number;
+  /** On-time answers per second of a closed loop that keeps every worker full (`--saturated-connections`). */
+  saturatedRps?: number;
   overloadGoodputRps: number;
   goodputOverCapacity: number;
+  goodputOverSaturated?: number;
   refusals: number;
   early503Share: number;
   late504: number;
@@ -196,15 +203,17 @@ interface SideBySide {
   idleEmpty?: number;
 }
 
-function sideBySide(backends: string, capacityRps: number, over: Shot[], edgeBusy: number): SideBySide {
+function sideBySide(backends: string, capacityRps: number, saturatedRps: number | undefined, over: Shot[], edgeBusy: number): SideBySide {
   const refused = over.filter((s) => s.status !== 200);
   const early503 = refused.filter((s) => s.status === 503 && s.retryAfter).length;
   const goodput = over.filter((s) => s.deadlineMet).length / durationS;
   return {
     backends,
     capacityRps: +capacityRps.toFixed(1),
+    ...(saturatedRps !== undefined ? { saturatedRps: +saturatedRps.toFixed(1) } : {}),
     overloadGoodputRps: +goodput.toFixed(1),
     goodputOverCapacity: +(goodput / capacityRps).toFixed(3),
+    ...(saturatedRps !== undefined ? { goodputOverSaturated: +(goodput / saturatedRps).toFixed(3) } : {}),
     refusals: refused.length,
     early503Share: refused.length ? +(early503 / refused.length).toFixed(3) : 1,
     late504: refused.filter((s) => s.status === 504 && s.latencyMs >= deadlineMs).length,
@@ -223,6 +232,11 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     const capShots = await closedLoop(capacityS);
     const m1 = await edgeBusyMs();
     const capacityRps = Math.max(1, capShots.filter((s) => s.deadlineMet).length / capacityS);
+    // The closed loop at 16 can read half of what the agent serves: its 16 requests fill one
+    // edge batch of 16, are answered together and come back together, so one worker runs while
+    // the other waits (busy 0.48). More clients than workers × batch keep every worker full.
+    const satShots = saturatedConnections > 0 ? await closedLoop(capacityS, saturatedConnections) : [];
+    const saturatedRps = saturatedConnections > 0 ? satShots.filter((s) => s.deadlineMet).length / capacityS : undefined;
     const rss0 = process.memoryUsage().rss;
     const m2 = await edgeBusyMs();
     // Where the idle goes: the agent's event-loop delay (a worker's completion waits that long
@@ -254,7 +268,10 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     // The edge workers' busy share in each phase (batch time ÷ wall time × workers), from the agent's own metrics.
     const workers = agent.edgeSetup?.workers ?? 0;
     const busy = (a: number, b: number, seconds: number) => (workers > 0 ? +((b - a) / (seconds * 1000 * workers)).toFixed(3) : NaN);
-    const rows = [{ ...summary('capacity (closed loop)', capShots, capacityS), edgeBusy: busy(m0, m1, capacityS) }, { ...summary(`overload ${factor}x`, over, durationS), edgeBusy: busy(m2, m3, durationS), ...overLoad }];
+    const rows: Record<string, unknown>[] = [{ ...summary('capacity (closed loop)', capShots, capacityS), edgeBusy: busy(m0, m1, capacityS) }];
+    if (satShots.length) rows.push(summary(`saturated (closed loop, ${saturatedConnections})`, satShots, capacityS));
+    rows.push({ ...summary(`overload ${factor}x`, over, durationS), edgeBusy: busy(m2, m3, durationS), ...overLoad });
+    const overRow = rows[rows.length - 1];
     if (rec.length) rows.push({ ...summary('recovery 0.5x', rec, recoveryS), edgeBusy: busy(m4, m5, recoveryS) });
     console.log(`agent: backends ${backends.join(',')}, ${agent.edgeSetup ? `${agent.edgeSetup.workers} edge worker(s) × ${agent.edgeSetup.intraOpThreads} thread(s)` : 'no edge'}, tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
     console.table(rows);
@@ -269,7 +286,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
         fcLedger: agent.fcEndpoint ? ((await (await fetch(`${agent.fcEndpoint}/local/ledger`)).json()) as { total?: unknown }).total : undefined,
       }),
     );
-    return { ...sideBySide(backends.join(','), capacityRps, over, rows[1].edgeBusy), ...overLoad };
+    return { ...sideBySide(backends.join(','), capacityRps, saturatedRps, over, overRow.edgeBusy as number), ...overLoad };
   } finally {
     await agent.shutdown(3000);
   }
