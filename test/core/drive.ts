@@ -57,6 +57,12 @@ export interface DriveResult {
   readonly replans: { reason: string; atMs: number }[];
   readonly admitted: Set<string>;
   readonly outcomes: Map<string, number>;
+  /** Admitted requests dispatched that finished after their deadline, and dispatches sent at risk. */
+  readonly late: number;
+  readonly atRiskDispatches: number;
+  readonly dispatches: number;
+  /** Requests dispatched (each once). */
+  readonly served: number;
 }
 
 /** Run arrivals and completions in virtual time; every decision is applied. */
@@ -70,6 +76,11 @@ export function drive(o: DriveOptions): DriveResult {
   const admitted = new Set<string>();
   const outcomes = new Map<string, number>();
   const replans: { reason: string; atMs: number }[] = [];
+  const deadlines = new Map<string, number>();
+  let late = 0;
+  let atRiskDispatches = 0;
+  let dispatches = 0;
+  let served = 0;
   let uplinkFreeAtMs = -Infinity;
   const apply = (d: Decision, now: number) => {
     for (const r of d.reject) outcomes.set(r.requestId, (outcomes.get(r.requestId) ?? 0) + 1);
@@ -85,6 +96,10 @@ export function drive(o: DriveOptions): DriveResult {
         uplinkFreeAtMs = Math.max(now, uplinkFreeAtMs) + ((bytes * 8000) / bpsAt(now)) * rng.lognormal(sigma);
         transferMs = uplinkFreeAtMs - now + 30 * rng.lognormal(sigma);
       }
+      dispatches++;
+      served += x.requestIds.length;
+      if (x.atRisk) atRiskDispatches++;
+      for (const id of x.requestIds) if (now + inferMs + transferMs > deadlines.get(id)!) late++;
       inflight.push({ endMs: now + inferMs + transferMs, obs: { target: x.target, batchSize: n, bytes, ok: true, wallMs: inferMs + transferMs, inferMs, transferMs, coldStart: false, costUsd: 0 } });
     }
     for (const e of s.drainEvents()) if (e.type === 'replan') replans.push({ reason: e.reason, atMs: e.atMs });
@@ -117,9 +132,10 @@ export function drive(o: DriveOptions): DriveResult {
     const rid = `r${id++}`;
     const r = s.admit({ id: rid, arrivalMs: t, deadlineMs: t + (o.budgetMs ?? 500), bytes: 20000 }, t);
     if (r.ok) admitted.add(rid);
+    deadlines.set(rid, t + (o.budgetMs ?? 500));
     const d = s.decide(t);
     wake = d.wakeAtMs;
     apply(d, t);
   }
-  return { scheduler: s, replans, admitted, outcomes };
+  return { scheduler: s, replans, admitted, outcomes, late, atRiskDispatches, dispatches, served };
 }
