@@ -74,7 +74,8 @@ export class AdmissionControl {
       // plan's), not one item alone. Counted as one item, under 1.6× overload (OCR edge alone,
       // batches of 16 at ~300 ms against 17 ms for one) newcomers were admitted whose only
       // service left was a single item at risk: 239 of 377 edge batches, 0.75–0.78× capacity.
-      const service = this.edgeAlone(nowMs) ? Math.max(fastest, this.fastestMs(req.bytes, nowMs, prewarmed, Math.min(ahead + 1, Math.max(1, this.planning.current.edge.maxBatchSize)))) : fastest;
+      const edgeAlone = p.book.edgeUp && !p.book.tierInService();
+      const service = edgeAlone ? Math.max(fastest, p.book.model(EDGE)!.predict(Math.min(ahead + 1, Math.max(1, this.planning.current.edge.maxBatchSize)), 'mean')) : fastest;
       // The edge's own finish (model) spares a newcomer only until the drain rate is measured.
       const edgeInTime = this.measuredForMs(nowMs) < 1000 && this.edgeFinishMs(ahead, nowMs) - nowMs <= slack;
       if (waitMs + service > slack && !edgeInTime) {
@@ -109,15 +110,10 @@ export class AdmissionControl {
     return nowMs - this.lastSaturatedMs <= this.p.o.tickMs && this.p.queue.length > 0;
   }
 
-  /** The edge is the only healthy target (no tier in service). */
-  private edgeAlone(nowMs: number): boolean {
-    return this.p.book.decideTargets(nowMs).every((t) => t.isEdge);
-  }
-
   /** Mean time of the fastest healthy target for one request (with `prewarmed`, a cold tier pays its cold start). */
-  private fastestMs(bytes: number, nowMs: number, prewarmed: boolean, edgeBatch = 1): number {
+  private fastestMs(bytes: number, nowMs: number, prewarmed: boolean): number {
     const slots: DecideSlot[] = this.p.book.decideTargets(nowMs).map((t) => ({ t, free: t.freeSlots, warm: t.warmIdle }));
-    return fastestMeanMs(slots, bytes, this.p.link, prewarmed, edgeBatch);
+    return fastestMeanMs(slots, bytes, this.p.link, prewarmed);
   }
 
   /**

@@ -21,14 +21,13 @@ export function isCold(s: DecideSlot): boolean {
  * Mean of the fastest target for a single request of `bytes`: the bar for "impossible". With
  * `prewarmed`, a tier with no warm instance left and none busy (none about to be warm) pays its
  * cold start; without, a cold tier's first call is what warms it, so every tier counts warm.
- * `edgeBatch`: the edge's item ends with a batch of that many (admission at capacity).
  */
-export function fastestMeanMs(slots: readonly DecideSlot[], bytes: number, link: TransferPredictor, prewarmed: boolean, edgeBatch = 1): number {
+export function fastestMeanMs(slots: readonly DecideSlot[], bytes: number, link: TransferPredictor, prewarmed: boolean): number {
   let best = Infinity;
   for (const s of slots) {
     const cold = prewarmed && isCold(s) && !((s.t.busy ?? 0) > 0);
     const transfer = s.t.isEdge ? 0 : link.transferMs(bytes, 'mean');
-    best = Math.min(best, transfer + s.t.latency.predict(s.t.isEdge ? edgeBatch : 1, 'mean') + (cold ? s.t.latency.coldStartMs : 0));
+    best = Math.min(best, transfer + s.t.latency.predict(1, 'mean') + (cold ? s.t.latency.coldStartMs : 0));
   }
   return best;
 }

@@ -100,6 +100,12 @@ export class TargetBook {
     return this.o.edgeWorkers > 0 && this.healthy(EDGE);
   }
 
+  /** Some tier is in service (healthy). */
+  tierInService(): boolean {
+    for (const t of this.o.tiers) if (this.healthy(t.key)) return true;
+    return false;
+  }
+
   halfOpen(target: TargetId): boolean {
     return this.breakers.get(target)?.halfOpen === true;
   }
