@@ -8,6 +8,9 @@ import type { TargetId } from './types.ts';
 /** A call is matched to its record within this much of its measured start. */
 export const MATCH_MS = 50;
 
+/** Records are kept for matching at most this long (failed calls may never report; this bounds them). */
+export const KEEP_MS = 2 * 60_000;
+
 /** What a record of a call that left needs for matching. */
 export interface LeftRecord {
   readonly target: TargetId;
@@ -23,4 +26,9 @@ export function closestRecord<T extends LeftRecord>(records: readonly T[], targe
     if (best < 0 || Math.abs(r.atMs - startMs) < Math.abs(records[best].atMs - startMs)) best = k;
   }
   return best;
+}
+
+/** Drop the oldest records (kept in the order they left) beyond `max` or older than {@link KEEP_MS} at `nowMs`. */
+export function dropStale(records: LeftRecord[], nowMs: number, max = Infinity): void {
+  while (records.length > max || (records.length > 0 && records[0].atMs < nowMs - KEEP_MS)) records.shift();
 }

@@ -11,7 +11,7 @@
  * A call is matched to its dispatch as the uplink backlog matches them (call-match.ts); probes are
  * not calls here (they answer nobody).
  */
-import { closestRecord } from './call-match.ts';
+import { closestRecord, dropStale } from './call-match.ts';
 import type { TargetId } from './types.ts';
 
 interface Dispatched {
@@ -21,8 +21,6 @@ interface Dispatched {
   readonly deadlineMs: number;
 }
 
-/** Dispatches kept for matching at most this long (failed calls always report; this bounds the rest). */
-const KEEP_MS = 2 * 60_000;
 /** Weight of each new call in the share (about the last ten calls count). */
 const ALPHA = 0.1;
 
@@ -38,7 +36,7 @@ export class CloudPunctuality {
   /** A cloud batch of `size` left at `nowMs`; its earliest deadline `deadlineMs`. */
   dispatched(target: TargetId, nowMs: number, size: number, deadlineMs: number): void {
     this.pending.push({ target, size, atMs: nowMs, deadlineMs });
-    while (this.pending.length > 0 && this.pending[0].atMs < nowMs - KEEP_MS) this.pending.shift();
+    dropStale(this.pending, nowMs);
   }
 
   /** A cloud call of `size` that started at `startMs` ended at `nowMs` (`ok` false: failed, not on time). */

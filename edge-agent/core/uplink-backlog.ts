@@ -12,7 +12,7 @@
  * otherwise it would count the wait twice (once in its fit, once here).
  */
 import type { LinkEstimator } from './link-estimator.ts';
-import { closestRecord } from './call-match.ts';
+import { closestRecord, dropStale } from './call-match.ts';
 import type { TargetId } from './types.ts';
 
 interface Sent {
@@ -22,8 +22,7 @@ interface Sent {
   readonly aheadBytes: number;
 }
 
-/** Sends kept for matching at most this long, and at most this many (failed calls are never matched). */
-const KEEP_MS = 2 * 60_000;
+/** Sends kept for matching at most this many (and at most KEEP_MS; failed calls are never matched). */
 const MAX_SENDS = 4096;
 
 export class UplinkBacklog {
@@ -53,7 +52,7 @@ export class UplinkBacklog {
     this.sends.push({ target, atMs: nowMs, bytes, aheadBytes: ahead });
     this.aheadBytes = ahead + bytes;
     this.atMs = Math.max(nowMs, this.atMs);
-    while (this.sends.length > MAX_SENDS || (this.sends.length > 0 && this.sends[0].atMs < nowMs - KEEP_MS)) this.sends.shift();
+    dropStale(this.sends, nowMs, MAX_SENDS);
   }
 
   /**
