@@ -7,6 +7,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts', '**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**'],
     pool: 'forks',
+    // One scratch directory per run, removed at its end (test/helpers/temp-root.ts).
+    globalSetup: ['test/helpers/temp-root.ts'],
     // Agent suites start real agents, local FCs and ONNX workers; two of them at once on a
     // 2-core machine starve each other's deadlines, so files run one after another.
     fileParallelism: false,

@@ -6,7 +6,7 @@
  * reference traces and takes a few minutes.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ const RUNS: Record<string, string[]> = {
 
 if (!existsSync(join(data, 'arrivals'))) throw new Error(`reference data not found at ${data} (pass --data <dir>)`);
 const tmp = mkdtempSync(join(tmpdir(), 'golden-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 let differ = 0;
 for (const [name, args] of Object.entries(RUNS)) {
   const out = join(tmp, `${name}.json`);

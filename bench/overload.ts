@@ -40,7 +40,7 @@
  * share of 10 ms samples with an edge worker idle while requests waited (`idleQueued`) or with
  * the queue empty (`idleEmpty`, admission let it run dry).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -106,7 +106,9 @@ if (values.tiers !== undefined) {
   const n = num('tiers', 1);
   const doc = parseYaml(readFileSync(DEFAULT_S_YAML, 'utf8')) as { resources: Record<string, unknown> };
   Object.keys(doc.resources).slice(n).forEach((k) => delete doc.resources[k]);
-  sYaml = join(mkdtempSync(join(tmpdir(), 'bench-overload-')), 's.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-overload-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  sYaml = join(dir, 's.yaml');
   writeFileSync(sYaml, stringify(doc));
 }
 
