@@ -12,7 +12,9 @@
  *
  * Flags: --deadline-ms (1000), --capacity-s (8), --duration (30), --recovery (10), --factor (2),
  * --connections (16), --saturated-connections (64: a second capacity figure from a closed loop
- * with more clients than workers × batch, which keeps every worker full; 0 skips it), --edge-workers (0: the agent's own choice), --tiers <n> (first n tiers of s.yaml, default 1: the
+ * with more clients than workers × batch, which keeps every worker full; 0 skips it),
+ * --flood-connections (200: after the overload, a closed loop with that many clients for
+ * --flood-s (5) s — every request must get an answer, none a socket error; 0 skips it), --edge-workers (0: the agent's own choice), --tiers <n> (first n tiers of s.yaml, default 1: the
  * local FC runs every instance on this machine's cores, so a tier whose profile is faster than
  * the machine cannot be emulated, and under 2× load its calls run late on the shared CPU; with
  * all tiers the core then spreads the load over more tiers whose cold starts load yet more
@@ -31,7 +33,7 @@
  * edge + FC 0.92 / 0.65 in-process, 0.56 / 0.35 in a process; edge alone 0.82 / 1.16 and 0.83 / 0.79).
  *
  * At the end, one row per configuration side by side: capacity, the saturated capacity, overload
- * goodput ÷ each,
+ * goodput ÷ each, the flood's requests without an answer (socket errors included) and its goodput ÷ capacity,
  * the share of refusals that were early 503s with Retry-After (rather than 504s), late answers
  * (a 504 or a 200 after the deadline), requests with no answer at all, and the edge workers' busy
  * share under overload (their batches' time ÷ wall time × workers, from the agent's metrics; each
@@ -67,6 +69,8 @@ const { values } = parseArgs({
     factor: { type: 'string', default: '2' },
     connections: { type: 'string', default: '16' },
     'saturated-connections': { type: 'string', default: '64' },
+    'flood-connections': { type: 'string', default: '200' },
+    'flood-s': { type: 'string', default: '5' },
     'edge-workers': { type: 'string', default: '0' },
     tiers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '5' },
@@ -91,6 +95,8 @@ const recoveryS = num('recovery', 0);
 const factor = num('factor', 0.1);
 const connections = num('connections', 1);
 const saturatedConnections = num('saturated-connections', 0);
+const floodConnections = num('flood-connections', 0);
+const floodS = num('flood-s', 1);
 process.env.FC_LOCAL_INSTANCE_NICE = String(num('instance-nice', 0));
 const edgeWorkers = num('edge-workers', 0); // 0: the agent's own choice (edge-layout.ts)
 if (values['local-fc'] !== 'process' && values['local-fc'] !== 'in-process') throw new RangeError(`Expected \`--local-fc\` to be process or in-process, got \`${values['local-fc']}\``);
@@ -196,6 +202,10 @@ interface SideBySide {
   noAnswer: number;
   /** The edge workers' busy share under overload (1 = always running a batch). */
   edgeBusy: number;
+  /** The flood (`--flood-connections` closed-loop clients): requests sent, without an answer (socket errors included), goodput ÷ capacity. */
+  floodSent?: number;
+  floodNoAnswer?: number;
+  floodGoodputOverCapacity?: number;
   /** Under overload: the agent's event-loop delay, and the cores its process used. */
   loopDelayP50Ms?: number;
   loopDelayP99Ms?: number;
@@ -263,6 +273,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     const m3 = await edgeBusyMs();
     const overLoad = { loopDelayP50Ms: +(loop.percentile(50) / 1e6).toFixed(1), loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1), processCores: +((cpu.user + cpu.system) / 1e6 / durationS).toFixed(2), ...(workers0 > 0 ? { idleQueued: +(idle.queued / Math.max(1, idle.samples)).toFixed(3), idleEmpty: +(idle.empty / Math.max(1, idle.samples)).toFixed(3) } : {}) };
     const rssOver = Math.max(...rss);
+    const flood = floodConnections > 0 ? await closedLoop(floodS, floodConnections) : [];
     const m4 = await edgeBusyMs();
     const rec = recoveryS > 0 ? await openLoop(capacityRps / 2, recoveryS) : [];
     const m5 = await edgeBusyMs();
@@ -274,6 +285,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     if (satShots.length) rows.push(summary(`saturated (closed loop, ${saturatedConnections})`, satShots, capacityS));
     rows.push({ ...summary(`overload ${factor}x`, over, durationS), edgeBusy: busy(m2, m3, durationS), ...overLoad });
     const overRow = rows[rows.length - 1];
+    if (flood.length) rows.push(summary(`flood (closed loop, ${floodConnections})`, flood, floodS));
     if (rec.length) rows.push({ ...summary('recovery 0.5x', rec, recoveryS), edgeBusy: busy(m4, m5, recoveryS) });
     console.log(`agent: backends ${backends.join(',')}, ${agent.edgeSetup ? `${agent.edgeSetup.workers} edge worker(s) × ${agent.edgeSetup.intraOpThreads} thread(s)` : 'no edge'}, tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
     console.table(rows);
@@ -288,7 +300,8 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
         fcLedger: agent.fcEndpoint ? ((await (await fetch(`${agent.fcEndpoint}/local/ledger`)).json()) as { total?: unknown }).total : undefined,
       }),
     );
-    return { ...sideBySide(backends.join(','), capacityRps, saturatedRps, over, overRow.edgeBusy as number), ...overLoad };
+    const floodFigures = flood.length ? { floodSent: flood.length, floodNoAnswer: flood.filter((s) => s.status === 0).length, floodGoodputOverCapacity: +(flood.filter((s) => s.deadlineMet).length / floodS / capacityRps).toFixed(3) } : {};
+    return { ...sideBySide(backends.join(','), capacityRps, saturatedRps, over, overRow.edgeBusy as number), ...floodFigures, ...overLoad };
   } finally {
     await agent.shutdown(3000);
   }
