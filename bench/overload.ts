@@ -14,7 +14,8 @@
  * --connections (16), --saturated-connections (64: a second capacity figure from a closed loop
  * with more clients than workers × batch, which keeps every worker full; 0 skips it),
  * --flood-connections (200: after the overload, a closed loop with that many clients for
- * --flood-s (5) s — every request must get an answer, none a socket error; 0 skips it), --edge-workers (0: the agent's own choice), --tiers <n> (first n tiers of s.yaml, default 1: the
+ * --flood-s (5) s — every request must get an answer, none a socket error; 0 skips it),
+ * --edge-workers (0: the agent's own choice), --tiers <n> (first n tiers of s.yaml, default 1: the
  * local FC runs every instance on this machine's cores, so a tier whose profile is faster than
  * the machine cannot be emulated, and under 2× load its calls run late on the shared CPU; with
  * all tiers the core then spreads the load over more tiers whose cold starts load yet more
@@ -285,7 +286,8 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
     if (satShots.length) rows.push(summary(`saturated (closed loop, ${saturatedConnections})`, satShots, capacityS));
     rows.push({ ...summary(`overload ${factor}x`, over, durationS), edgeBusy: busy(m2, m3, durationS), ...overLoad });
     const overRow = rows[rows.length - 1];
-    if (flood.length) rows.push(summary(`flood (closed loop, ${floodConnections})`, flood, floodS));
+    const floodRow = flood.length ? summary(`flood (closed loop, ${floodConnections})`, flood, floodS) : null;
+    if (floodRow) rows.push(floodRow);
     if (rec.length) rows.push({ ...summary('recovery 0.5x', rec, recoveryS), edgeBusy: busy(m4, m5, recoveryS) });
     console.log(`agent: backends ${backends.join(',')}, ${agent.edgeSetup ? `${agent.edgeSetup.workers} edge worker(s) × ${agent.edgeSetup.intraOpThreads} thread(s)` : 'no edge'}, tiers ${backends.includes('fc') ? agent.tiers.map((t) => t.key).join(', ') : 'none'}; deadline ${deadlineMs} ms; capacity ${capacityRps.toFixed(1)} req/s`);
     console.table(rows);
@@ -300,7 +302,7 @@ async function runConfig(backends: ('edge' | 'fc' | 'noop')[]): Promise<SideBySi
         fcLedger: agent.fcEndpoint ? ((await (await fetch(`${agent.fcEndpoint}/local/ledger`)).json()) as { total?: unknown }).total : undefined,
       }),
     );
-    const floodFigures = flood.length ? { floodSent: flood.length, floodNoAnswer: flood.filter((s) => s.status === 0).length, floodGoodputOverCapacity: +(flood.filter((s) => s.deadlineMet).length / floodS / capacityRps).toFixed(3) } : {};
+    const floodFigures = floodRow ? { floodSent: floodRow.sent, floodNoAnswer: floodRow.lost, floodGoodputOverCapacity: +(floodRow.goodputRps / capacityRps).toFixed(3) } : {};
     return { ...sideBySide(backends.join(','), capacityRps, saturatedRps, over, overRow.edgeBusy as number), ...floodFigures, ...overLoad };
   } finally {
     await agent.shutdown(3000);
